@@ -1,0 +1,82 @@
+// A small HTTP/1.1 server on Boost.Beast for ctd's health, readiness, metrics and (later)
+// control endpoints.
+//
+// Roles as in Beast's examples: route handlers are plain functions from HttpRequest to
+// HttpResponse that never touch a socket (testable alone); HttpServer owns the acceptor and one
+// session per connection. Limits are explicit: header and body size, read timeout (no
+// slowloris), a cap on concurrent connections. The server runs on a caller-owned io_context;
+// start()/stop() may be called from any thread, handlers run on the io_context's threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+namespace ctd::http {
+
+struct HttpRequest {
+  std::string method;                         // "GET", "POST", ...
+  std::string path;                           // target without the query string
+  std::map<std::string, std::string> query;   // decoded query parameters
+  std::map<std::string, std::string> headers; // header names lower-cased
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::map<std::string, std::string> headers;  // extra headers
+
+  static HttpResponse json(int status, std::string body);
+  static HttpResponse text(int status, std::string body);
+  // {"error": {"code": code, "message": message}}
+  static HttpResponse error(int status, const std::string& code, const std::string& message);
+};
+
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Exact-path routing. Unknown path: 404; known path, other method: 405 with an Allow header.
+// A handler that throws yields 500 with the error JSON, never a crash.
+class Router {
+ public:
+  void add(const std::string& method, const std::string& path, Handler handler);
+  HttpResponse handle(const HttpRequest& request) const;
+
+ private:
+  std::map<std::string, std::map<std::string, Handler>> routes_;  // path -> method -> handler
+};
+
+struct ServerLimits {
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;      // larger: 413
+  std::chrono::seconds read_timeout{30};         // whole request must arrive within this
+  std::chrono::seconds idle_timeout{60};         // keep-alive connection with no request
+  std::size_t max_connections = 256;             // further connections are closed at accept
+};
+
+class HttpServer {
+ public:
+  // Binds and listens immediately (throws std::system_error if it cannot); port 0 picks one.
+  HttpServer(boost::asio::io_context& io, const std::string& address, std::uint16_t port,
+             Router router, ServerLimits limits = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  std::uint16_t port() const;  // the bound port
+  void start();                // begin accepting
+  void stop();                 // stop accepting and close open connections
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ctd::http

@@ -1,0 +1,100 @@
+// A small Prometheus metrics registry and its text exposition (format version 0.0.4).
+//
+// Families are registered once at start-up (name, help, label names); children are looked up
+// by label values and live as long as the registry. Updating a child is lock-free (atomics);
+// looking one up takes a mutex, so hot paths keep the child reference. render() may run
+// concurrently with updates from any thread.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ctd::metrics {
+
+using LabelValues = std::vector<std::string>;
+
+// A monotonically increasing value.
+class Counter {
+ public:
+  void inc(double amount = 1.0);  // REQUIRES: amount >= 0
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
+// A value that goes up and down.
+class Gauge {
+ public:
+  void set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void inc(double amount = 1.0);
+  void dec(double amount = 1.0) { inc(-amount); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
+// Cumulative histogram with fixed upper bounds (a +Inf bucket is implicit).
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double v);
+  // Snapshot for rendering: cumulative counts per bound (+Inf last), sum and count.
+  struct Snapshot {
+    std::vector<double> upper_bounds;
+    std::vector<std::uint64_t> cumulative_counts;
+    double sum = 0;
+    std::uint64_t count = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  std::vector<double> upper_bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> bucket_counts_;  // non-cumulative, +Inf last
+  std::atomic<double> sum_{0.0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+template <typename Metric>
+class Family;
+
+class Registry {
+ public:
+  Registry() = default;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Names must match [a-zA-Z_:][a-zA-Z0-9_:]*; label names [a-zA-Z_][a-zA-Z0-9_]*.
+  // Registering the same name twice throws std::invalid_argument.
+  Family<Counter>& counter(const std::string& name, const std::string& help,
+                           std::vector<std::string> label_names = {});
+  Family<Gauge>& gauge(const std::string& name, const std::string& help,
+                       std::vector<std::string> label_names = {});
+  Family<Histogram>& histogram(const std::string& name, const std::string& help,
+                               std::vector<double> upper_bounds,
+                               std::vector<std::string> label_names = {});
+
+  // Called at the start of every render(), e.g. to refresh gauges computed on demand.
+  void on_collect(std::function<void()> callback);
+
+  // Text exposition: # HELP, # TYPE, samples; families in registration order, children in
+  // label-value order; label values escaped (\\, \", \n).
+  std::string render() const;
+
+ private:
+  struct FamilyBase;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<FamilyBase>> families_;
+  std::vector<std::function<void()>> collectors_;
+  template <typename Metric>
+  friend class Family;
+};
+
+}  // namespace ctd::metrics
