@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -22,7 +23,9 @@ using LabelValues = std::vector<std::string>;
 // A monotonically increasing value.
 class Counter {
  public:
-  void inc(double amount = 1.0);  // REQUIRES: amount >= 0
+  // REQUIRES: amount >= 0. A negative (or NaN) amount is ignored rather than trusted, so a
+  // caller's bug cannot make the counter go backwards.
+  void inc(double amount = 1.0);
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -41,9 +44,12 @@ class Gauge {
   std::atomic<double> value_{0.0};
 };
 
-// Cumulative histogram with fixed upper bounds (a +Inf bucket is implicit).
+// Cumulative histogram with fixed upper bounds (a +Inf bucket is implicit). A value v falls in
+// the first bucket whose bound satisfies v <= bound; NaN falls in +Inf.
 class Histogram {
  public:
+  // REQUIRES: bounds strictly increasing and not NaN (std::invalid_argument otherwise); a
+  // trailing +Inf bound is dropped since that bucket is implicit.
   explicit Histogram(std::vector<double> upper_bounds);
   void observe(double v);
   // Snapshot for rendering: cumulative counts per bound (+Inf last), sum and count.
@@ -59,7 +65,7 @@ class Histogram {
   std::vector<double> upper_bounds_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> bucket_counts_;  // non-cumulative, +Inf last
   std::atomic<double> sum_{0.0};
-  std::atomic<std::uint64_t> count_{0};
+  // No separate count: the snapshot sums the buckets, so _count always equals the +Inf bucket.
 };
 
 template <typename Metric>
@@ -95,6 +101,49 @@ class Registry {
   std::vector<std::function<void()>> collectors_;
   template <typename Metric>
   friend class Family;
+
+  // Takes ownership; throws std::invalid_argument if the name is already registered.
+  FamilyBase& add_family(std::unique_ptr<FamilyBase> family);
 };
+
+// What every family has; the registry renders through it.
+struct Registry::FamilyBase {
+  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names);
+  virtual ~FamilyBase() = default;
+  // Appends # HELP, # TYPE and one sample line (or a histogram's lines) per child.
+  virtual void render(std::string& out) const = 0;
+
+  const std::string name;
+  const std::string help;
+  const std::vector<std::string> label_names;
+};
+
+// One metric name with its children, one per distinct tuple of label values. Children are
+// created on first use and never removed, so the references returned stay valid for the
+// registry's lifetime. Thread-safe.
+template <typename Metric>
+class Family final : public Registry::FamilyBase {
+ public:
+  // The child for these values (in label-name order). Throws std::invalid_argument if
+  // values.size() differs from the number of label names.
+  Metric& with(const LabelValues& values);
+  // The single child of a label-less family (created at registration, so it always renders).
+  Metric& get() { return with({}); }
+
+ private:
+  friend class Registry;
+  using Factory = std::function<std::unique_ptr<Metric>()>;
+  Family(std::string name, std::string help, std::vector<std::string> label_names,
+         Factory make_child);
+  void render(std::string& out) const override;
+
+  const Factory make_child_;
+  mutable std::mutex mutex_;
+  std::map<LabelValues, std::unique_ptr<Metric>> children_;  // label-value order for render
+};
+
+extern template class Family<Counter>;
+extern template class Family<Gauge>;
+extern template class Family<Histogram>;
 
 }  // namespace ctd::metrics

@@ -1,0 +1,18 @@
+// ctd's command-line entry points, one function per subcommand. Each returns the process exit
+// code and prints errors for people on stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ctd::cli {
+
+using Args = std::vector<std::string>;  // arguments after the subcommand
+
+int run(const Args& args);           // ctd run -c FILE [--migrate]
+int migrate(const Args& args);       // ctd migrate -c FILE [--dir MIGRATIONS_DIR]
+int check_config(const Args& args);  // ctd check-config FILE
+int dev_broker(const Args& args);    // ctd dev-broker [--port P] [--partitions N] --topic T ...
+int main(int argc, char** argv);
+
+}  // namespace ctd::cli

@@ -1,0 +1,196 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "daemon/embedded_broker.h"
+#include "daemon/health.h"
+#include "daemon/http_server.h"
+#include "daemon/kafka_config.h"
+#include "daemon/metrics.h"
+#include "daemon/pg.h"
+#include "daemon/schema.h"
+#include "daemon/stream_ingestor.h"
+
+namespace ctd {
+namespace {
+
+constexpr auto kProbeInterval = std::chrono::seconds(2);
+
+struct StreamTopic {
+  const config::PipelineOptions* pipeline;
+  ingest::Stream stream;
+  std::string topic;
+};
+
+std::vector<StreamTopic> stream_topics(const config::Options& options) {
+  std::vector<StreamTopic> out;
+  for (const config::PipelineOptions& p : options.pipelines) {
+    out.push_back({&p, ingest::Stream::kLabels, p.topics.labels});
+    if (p.topics.inferences) out.push_back({&p, ingest::Stream::kInferences, *p.topics.inferences});
+    if (p.topics.metrics) out.push_back({&p, ingest::Stream::kMetrics, *p.topics.metrics});
+  }
+  return out;
+}
+
+// Checks the schema; migrates when asked. Returns false (after logging why) if ctd must not run.
+bool ensure_schema(const config::Options& options, const RunFlags& flags) {
+  try {
+    pg::PgConnection connection(pg::with_connect_timeout(options.postgres.dsn, 10));
+    const auto migrations = schema::builtin_migrations();
+    if (flags.migrate) {
+      for (const std::string& name : schema::migrate(connection, migrations).applied) {
+        spdlog::info("applied migration {}", name);
+      }
+    }
+    const schema::SchemaStatus status = schema::inspect(connection, migrations);
+    if (!status.current()) {
+      spdlog::error("refusing to start: {}", status.describe());
+      return false;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to start: {}", e.what());
+    return false;
+  }
+}
+
+http::HttpResponse readiness(const HealthProber& prober,
+                             const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
+  nlohmann::json checks = nlohmann::json::object();
+  bool ready = prober.postgres_up() && prober.schema_current();
+  checks["postgres"] = prober.postgres_up() ? "ok" : prober.last_error();
+  checks["schema"] = prober.schema_current() ? "ok" : prober.last_error();
+  for (const auto& ingestor : ingestors) {
+    const bool assigned = ingestor->assigned();
+    ready = ready && assigned;
+    checks["consumer " + ingestor->topic()] = assigned ? "ok" : "waiting for partition assignment";
+  }
+  return http::HttpResponse::json(ready ? 200 : 503,
+                                  nlohmann::json{{"ready", ready}, {"checks", checks}}.dump());
+}
+
+http::Router make_router(const HealthProber& prober, const metrics::Registry& registry,
+                         const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
+  http::Router router;
+  router.add("GET", "/healthz", [](const http::HttpRequest&) {
+    return http::HttpResponse::json(200, R"({"status":"ok"})");
+  });
+  router.add("GET", "/readyz", [&prober, &ingestors](const http::HttpRequest&) {
+    return readiness(prober, ingestors);
+  });
+  router.add("GET", "/metrics", [&registry](const http::HttpRequest&) {
+    http::HttpResponse response = http::HttpResponse::text(200, registry.render());
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return response;
+  });
+  return router;
+}
+
+void start_embedded_broker(const config::Options& options,
+                           std::unique_ptr<kafka::EmbeddedBroker>& broker) {
+  if (options.kafka.brokers != "embedded") return;
+  broker = std::make_unique<kafka::EmbeddedBroker>();
+  for (const StreamTopic& s : stream_topics(options)) {
+    broker->create_topic(s.topic, options.kafka.embedded_partitions);
+  }
+  kafka::set_embedded_bootstrap(broker->bootstrap_servers());
+  spdlog::info("embedded Kafka broker listening on {} (in-memory; for development only)",
+               broker->bootstrap_servers());
+}
+
+// Blocks SIGTERM and SIGINT in every thread (call before starting any) and waits for one.
+sigset_t block_shutdown_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+}  // namespace
+
+int run_daemon(const config::Options& options, const RunFlags& flags) {
+  const sigset_t signals = block_shutdown_signals();
+  if (!ensure_schema(options, flags)) return 2;
+
+  std::unique_ptr<kafka::EmbeddedBroker> broker;
+  metrics::Registry registry;
+  ingest::IngestMetrics ingest_metrics(registry);
+  HealthProber prober(options.postgres.dsn, kProbeInterval);
+  std::vector<std::unique_ptr<ingest::StreamIngestor>> ingestors;
+  try {
+    start_embedded_broker(options, broker);
+    for (const StreamTopic& s : stream_topics(options)) {
+      ingestors.push_back(std::make_unique<ingest::StreamIngestor>(
+          options, *s.pipeline, s.stream, s.topic,
+          std::make_unique<ingest::PgIngestStore>(options.postgres.dsn, *s.pipeline, s.stream,
+                                                  s.topic),
+          ingest_metrics));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+  auto& postgres_up = registry.gauge("ctd_postgres_up", "1 if PostgreSQL answered the last probe.");
+  registry.on_collect([&] { postgres_up.get().set(prober.postgres_up() ? 1 : 0); });
+  prober.probe_once();
+  prober.start();
+
+  boost::asio::io_context io;
+  std::unique_ptr<http::HttpServer> server;
+  try {
+    server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
+                                                make_router(prober, registry, ingestors));
+  } catch (const std::exception& e) {
+    spdlog::error("cannot listen on {}:{}: {}", options.http.listen_address, options.http.port,
+                  e.what());
+    return 1;
+  }
+  server->start();
+  spdlog::info("HTTP endpoints on http://{}:{} (/healthz, /readyz, /metrics)",
+               options.http.listen_address, server->port());
+  std::thread http_thread([&io] { io.run(); });
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (auto& ingestor : ingestors) {
+    threads.emplace_back([&stop, &failed, &ingestor] {
+      try {
+        ingestor->run(stop);
+      } catch (const std::exception& e) {
+        spdlog::error("{} {}: ingestion stopped: {}; shutting down", ingestor->pipeline(),
+                      ingestor->topic(), e.what());
+        failed = 1;
+        kill(getpid(), SIGTERM);  // wakes the sigwait below
+      }
+    });
+  }
+  spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
+               ingestors.size());
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  server->stop();
+  io.stop();
+  http_thread.join();
+  prober.stop();
+  spdlog::info("ctd stopped");
+  return failed ? 1 : 0;
+}
+
+}  // namespace ctd

@@ -1,0 +1,18 @@
+// The production wiring of a ctd daemon: schema check, embedded broker (when configured),
+// one StreamIngestor thread per pipeline stream, the health prober and the HTTP endpoints.
+// Runs until SIGTERM or SIGINT, then drains (see Daemon::run).
+#pragma once
+
+#include "config/options.h"
+
+namespace ctd {
+
+struct RunFlags {
+  bool migrate = false;  // apply pending migrations instead of refusing to start
+};
+
+// Returns the process exit code: 0 after a clean shutdown, 2 when the schema is not current,
+// 1 on other start-up failures (each logged with its reason).
+int run_daemon(const config::Options& options, const RunFlags& flags);
+
+}  // namespace ctd

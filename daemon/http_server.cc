@@ -1,0 +1,411 @@
+// HttpServer on Boost.Beast, in the shape of Beast's "advanced server" example: Impl is the
+// listener (acceptor, connection cap, the list of open sessions for stop()), Session owns one
+// connection on its own strand and reads, dispatches to the Router and writes, one request at
+// a time. Everything a session touches from the server is immutable and shared (the Router) or
+// copied (the limits), so a session may outlive the HttpServer object.
+#include "daemon/http_server.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ctd::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using BeastRequest = bhttp::request<bhttp::string_body>;
+using BeastResponse = bhttp::response<bhttp::string_body>;
+
+constexpr std::size_t kIdleReadChunk = 4096;
+// After an error response we half-close and discard what the client still sends, so that
+// closing with unread data (which sends RST) cannot destroy the response before it is read.
+constexpr std::chrono::seconds kLingerTimeout{2};
+// Backoff after a failed accept (e.g. out of file descriptors) instead of spinning.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+constexpr unsigned kDefaultHttpVersion = 11;
+
+// ---------------------------------------------------------------------------------------------
+// Request translation (no sockets).
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding: %XX and '+' as space. A malformed escape is
+// kept literally rather than rejected.
+std::string percent_decode(std::string_view text) {
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (std::size_t index = 0; index < text.size(); ++index) {
+    const char c = text[index];
+    const int high = index + 2 < text.size() ? hex_value(text[index + 1]) : -1;
+    const int low = index + 2 < text.size() ? hex_value(text[index + 2]) : -1;
+    if (c == '%' && high >= 0 && low >= 0) {
+      decoded += static_cast<char>(high * 16 + low);
+      index += 2;
+    } else {
+      decoded += c == '+' ? ' ' : c;
+    }
+  }
+  return decoded;
+}
+
+// "a=1&b=x+y&flag": a later duplicate key replaces an earlier one; a key without '=' maps to "".
+std::map<std::string, std::string> parse_query(std::string_view query) {
+  std::map<std::string, std::string> parameters;
+  while (!query.empty()) {
+    const std::size_t end = std::min(query.find('&'), query.size());
+    const std::string_view pair = query.substr(0, end);
+    query.remove_prefix(std::min(end + 1, query.size()));
+    if (pair.empty()) continue;
+    const std::size_t equals = std::min(pair.find('='), pair.size());
+    const std::string_view value = equals < pair.size() ? pair.substr(equals + 1) : "";
+    parameters.insert_or_assign(percent_decode(pair.substr(0, equals)), percent_decode(value));
+  }
+  return parameters;
+}
+
+std::string lower_case(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lowered;
+}
+
+// Beast 1.74 speaks boost::string_view.
+std::string_view to_std(beast::string_view view) { return {view.data(), view.size()}; }
+
+HttpRequest to_request(BeastRequest& beast_request) {
+  HttpRequest request;
+  request.method = std::string(to_std(beast_request.method_string()));
+  const std::string_view target = to_std(beast_request.target());
+  const std::size_t question = std::min(target.find('?'), target.size());
+  request.path = std::string(target.substr(0, question));
+  if (question < target.size()) request.query = parse_query(target.substr(question + 1));
+  for (const auto& field : beast_request) {
+    const std::string_view value = to_std(field.value());
+    auto [entry, inserted] = request.headers.try_emplace(lower_case(to_std(field.name_string())), value);
+    if (!inserted) (entry->second += ", ") += value;  // repeated header: RFC 9110 list
+  }
+  request.body = std::move(beast_request.body());
+  return request;
+}
+
+BeastResponse to_beast_response(const HttpResponse& response, unsigned version, bool keep_alive) {
+  BeastResponse beast_response;
+  beast_response.version(version);
+  const bool valid_status = response.status >= 100 && response.status <= 999;
+  beast_response.result(static_cast<unsigned>(valid_status ? response.status : 500));
+  beast_response.set(bhttp::field::server, "ctd");
+  beast_response.set(bhttp::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) beast_response.set(name, value);
+  beast_response.body() = response.body;
+  beast_response.keep_alive(keep_alive);
+  beast_response.prepare_payload();
+  return beast_response;
+}
+
+bool is_http_protocol_error(const beast::error_code& error) {
+  return error.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One connection. All member functions but close() run on the connection's strand.
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<const Router> router, const ServerLimits& limits)
+      : stream_(std::move(socket)), router_(std::move(router)), limits_(limits) {}
+
+  void run() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  // Thread-safe: closes the connection on its strand; pending operations end with an error.
+  void close() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  enum class AfterWrite { kKeepAlive, kClose, kLingerClose };
+
+  // Keep-alive: wait up to idle_timeout for the first bytes of the next request.
+  void do_wait_for_request() {
+    if (buffer_.size() > 0) return do_read();  // pipelined request already buffered
+    stream_.expires_after(limits_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kIdleReadChunk),
+                            beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code error, std::size_t bytes) {
+    if (error) return;  // idle timeout, peer closed or stop(): the session ends
+    buffer_.commit(bytes);
+    do_read();
+  }
+
+  // The whole request (header and body) must arrive within read_timeout.
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        limits_.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(limits_.max_body_bytes);
+    stream_.expires_after(limits_.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code error, std::size_t /*bytes*/) {
+    if (error == bhttp::error::end_of_stream) return do_close();
+    if (error == bhttp::error::body_limit) {
+      return respond_and_close(HttpResponse::error(413, "payload_too_large", "body too large"));
+    }
+    if (error == bhttp::error::header_limit) {
+      return respond_and_close(HttpResponse::error(431, "header_too_large", "header too large"));
+    }
+    if (is_http_protocol_error(error)) {
+      return respond_and_close(HttpResponse::error(400, "bad_request", error.message()));
+    }
+    if (error) return;  // read timeout (the stream is closed already), reset or stop()
+    BeastRequest& request = parser_->get();
+    const unsigned version = request.version();
+    const bool keep_alive = request.keep_alive();
+    const HttpResponse response = router_->handle(to_request(request));
+    write(response, version, keep_alive ? AfterWrite::kKeepAlive : AfterWrite::kClose);
+  }
+
+  void respond_and_close(const HttpResponse& response) {
+    write(response, kDefaultHttpVersion, AfterWrite::kLingerClose);
+  }
+
+  void write(const HttpResponse& response, unsigned version, AfterWrite after) {
+    response_ = to_beast_response(response, version, after == AfterWrite::kKeepAlive);
+    stream_.expires_after(limits_.read_timeout);  // a client that never reads cannot pin us
+    bhttp::async_write(stream_, response_,
+                       beast::bind_front_handler(&Session::on_write, shared_from_this(), after));
+  }
+
+  void on_write(AfterWrite after, beast::error_code error, std::size_t /*bytes*/) {
+    if (error) return;
+    if (after == AfterWrite::kKeepAlive) return do_wait_for_request();
+    if (after == AfterWrite::kClose) return do_close();
+    do_close();
+    stream_.expires_after(std::min(limits_.read_timeout, kLingerTimeout));
+    do_discard();
+  }
+
+  void do_discard() {
+    stream_.async_read_some(asio::buffer(discard_),
+                            beast::bind_front_handler(&Session::on_discard, shared_from_this()));
+  }
+
+  void on_discard(beast::error_code error, std::size_t /*bytes*/) {
+    if (!error) do_discard();  // until EOF, error or the linger deadline
+  }
+
+  // Half-close: the peer reads our FIN after the response; the socket closes with the session.
+  void do_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  BeastResponse response_;  // kept alive until its write completes
+  std::array<char, kIdleReadChunk> discard_{};
+  const std::shared_ptr<const Router> router_;
+  const ServerLimits limits_;
+};
+
+std::system_error to_system_error(const beast::error_code& error, const std::string& what) {
+  return std::system_error(static_cast<std::error_code>(error), what);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Responses and routing.
+
+HttpResponse HttpResponse::json(int status, std::string body) {
+  return HttpResponse{status, "application/json", std::move(body), {}};
+}
+
+HttpResponse HttpResponse::text(int status, std::string body) {
+  return HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}};
+}
+
+HttpResponse HttpResponse::error(int status, const std::string& code, const std::string& message) {
+  const nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  // `replace`: a message with invalid UTF-8 (e.g. from an exception) must not throw here.
+  return json(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+// Registering the same method and path twice is a wiring bug: std::invalid_argument.
+void Router::add(const std::string& method, const std::string& path, Handler handler) {
+  const bool inserted = routes_[path].try_emplace(method, std::move(handler)).second;
+  if (!inserted) throw std::invalid_argument("route registered twice: " + method + " " + path);
+}
+
+HttpResponse Router::handle(const HttpRequest& request) const {
+  const auto by_path = routes_.find(request.path);
+  if (by_path == routes_.end()) {
+    return HttpResponse::error(404, "not_found", "no route for " + request.path);
+  }
+  const auto route = by_path->second.find(request.method);
+  if (route == by_path->second.end()) {
+    std::string allow;
+    for (const auto& [method, handler] : by_path->second) {
+      allow += allow.empty() ? method : ", " + method;
+    }
+    HttpResponse response = HttpResponse::error(
+        405, "method_not_allowed", request.method + " not allowed on " + request.path);
+    response.headers["Allow"] = allow;
+    return response;
+  }
+  try {
+    return route->second(request);
+  } catch (const std::exception& exception) {
+    return HttpResponse::error(500, "internal", exception.what());
+  } catch (...) {
+    return HttpResponse::error(500, "internal", "unknown error");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The listener. `mutex` serialises every use of the acceptor (start, stop and the accept
+// completion on an io thread) and of the session list.
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io, Router router, const ServerLimits& limits)
+      : io(io),
+        router(std::make_shared<const Router>(std::move(router))),
+        limits(limits),
+        acceptor(io),
+        retry_timer(io) {}
+
+  void open(const std::string& address, std::uint16_t requested_port) {
+    beast::error_code error;
+    const auto ip = asio::ip::make_address(address, error);
+    if (error) throw to_system_error(error, "http: bad listen address '" + address + "'");
+    const tcp::endpoint endpoint(ip, requested_port);
+    acceptor.open(endpoint.protocol(), error);
+    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor.bind(endpoint, error);
+    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (error) {
+      throw to_system_error(error, "http: cannot listen on " + address + ":" +
+                                       std::to_string(requested_port));
+    }
+    port = acceptor.local_endpoint().port();
+  }
+
+  void start() {
+    std::lock_guard lock(mutex);
+    if (accepting || stopped) return;
+    accepting = true;
+    do_accept();
+  }
+
+  // REQUIRES: mutex held.
+  void do_accept() {
+    acceptor.async_accept(asio::make_strand(io),
+                          beast::bind_front_handler(&Impl::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code error, tcp::socket socket) {
+    std::lock_guard lock(mutex);
+    if (stopped) return;  // `socket` closes as it goes out of scope
+    if (error) return retry_accept_later();
+    admit(std::move(socket));
+    do_accept();
+  }
+
+  // REQUIRES: mutex held.
+  void retry_accept_later() {
+    retry_timer.expires_after(kAcceptRetryDelay);
+    retry_timer.async_wait([self = shared_from_this()](beast::error_code error) {
+      std::lock_guard lock(self->mutex);
+      if (!error && !self->stopped) self->do_accept();
+    });
+  }
+
+  // REQUIRES: mutex held. Over the cap the new socket is closed without a response.
+  void admit(tcp::socket socket) {
+    std::erase_if(sessions, [](const std::weak_ptr<Session>& session) { return session.expired(); });
+    if (sessions.size() >= limits.max_connections) return;
+    auto session = std::make_shared<Session>(std::move(socket), router, limits);
+    sessions.push_back(session);
+    session->run();
+  }
+
+  void stop() {
+    std::vector<std::shared_ptr<Session>> open_sessions;
+    {
+      std::lock_guard lock(mutex);
+      if (stopped) return;
+      stopped = true;
+      beast::error_code ignored;
+      acceptor.close(ignored);
+      retry_timer.cancel();
+      for (const auto& weak : sessions) {
+        if (auto session = weak.lock()) open_sessions.push_back(std::move(session));
+      }
+      sessions.clear();
+    }
+    for (const auto& session : open_sessions) session->close();
+  }
+
+  asio::io_context& io;
+  const std::shared_ptr<const Router> router;
+  const ServerLimits limits;
+  std::uint16_t port = 0;
+
+  std::mutex mutex;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry_timer;
+  std::vector<std::weak_ptr<Session>> sessions;  // expired entries pruned at accept
+  bool accepting = false;
+  bool stopped = false;  // final: a stopped server does not start again
+};
+
+HttpServer::HttpServer(boost::asio::io_context& io, const std::string& address,
+                       std::uint16_t port, Router router, ServerLimits limits)
+    : impl_(std::make_shared<Impl>(io, std::move(router), limits)) {
+  impl_->open(address, port);
+}
+
+HttpServer::~HttpServer() { impl_->stop(); }
+
+std::uint16_t HttpServer::port() const { return impl_->port; }
+
+void HttpServer::start() { impl_->start(); }
+
+void HttpServer::stop() { impl_->stop(); }
+
+}  // namespace ctd::http
