@@ -145,7 +145,7 @@ int check_config(const Args& args) {
   }
   const auto options = load_config(args[0]);
   if (!options) return 1;
-  std::cout << config::render(*options) << "\n";
+  std::cout << config::render(*options);
   return 0;
 }
 

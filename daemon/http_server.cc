@@ -105,7 +105,8 @@ HttpRequest to_request(BeastRequest& beast_request) {
   if (question < target.size()) request.query = parse_query(target.substr(question + 1));
   for (const auto& field : beast_request) {
     const std::string_view value = to_std(field.value());
-    auto [entry, inserted] = request.headers.try_emplace(lower_case(to_std(field.name_string())), value);
+    auto [entry, inserted] =
+        request.headers.try_emplace(lower_case(to_std(field.name_string())), value);
     if (!inserted) (entry->second += ", ") += value;  // repeated header: RFC 9110 list
   }
   request.body = std::move(beast_request.body());
@@ -159,8 +160,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_wait_for_request() {
     if (buffer_.size() > 0) return do_read();  // pipelined request already buffered
     stream_.expires_after(limits_.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kIdleReadChunk),
-                            beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+    stream_.async_read_some(
+        buffer_.prepare(kIdleReadChunk),
+        beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code error, std::size_t bytes) {
@@ -283,8 +285,8 @@ HttpResponse Router::handle(const HttpRequest& request) const {
     for (const auto& [method, handler] : by_path->second) {
       allow += allow.empty() ? method : ", " + method;
     }
-    HttpResponse response = HttpResponse::error(
-        405, "method_not_allowed", request.method + " not allowed on " + request.path);
+    HttpResponse response = HttpResponse::error(405, "method_not_allowed",
+                                                request.method + " not allowed on " + request.path);
     response.headers["Allow"] = allow;
     return response;
   }
@@ -319,8 +321,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (!error) acceptor.bind(endpoint, error);
     if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
     if (error) {
-      throw to_system_error(error, "http: cannot listen on " + address + ":" +
-                                       std::to_string(requested_port));
+      throw to_system_error(
+          error, "http: cannot listen on " + address + ":" + std::to_string(requested_port));
     }
     port = acceptor.local_endpoint().port();
   }
@@ -357,7 +359,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   // REQUIRES: mutex held. Over the cap the new socket is closed without a response.
   void admit(tcp::socket socket) {
-    std::erase_if(sessions, [](const std::weak_ptr<Session>& session) { return session.expired(); });
+    std::erase_if(sessions,
+                  [](const std::weak_ptr<Session>& session) { return session.expired(); });
     if (sessions.size() >= limits.max_connections) return;
     auto session = std::make_shared<Session>(std::move(socket), router, limits);
     sessions.push_back(session);
@@ -394,8 +397,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool stopped = false;  // final: a stopped server does not start again
 };
 
-HttpServer::HttpServer(boost::asio::io_context& io, const std::string& address,
-                       std::uint16_t port, Router router, ServerLimits limits)
+HttpServer::HttpServer(boost::asio::io_context& io, const std::string& address, std::uint16_t port,
+                       Router router, ServerLimits limits)
     : impl_(std::make_shared<Impl>(io, std::move(router), limits)) {
   impl_->open(address, port);
 }

@@ -51,8 +51,8 @@ void validate_names(const std::string& name, const std::vector<std::string>& lab
   }
 }
 
-// Sample values and bounds: shortest round-trip form; NaN and infinities as Prometheus spells
-// them.
+// Sample values and bounds: integers (counts, the common case) in plain digits, others in
+// shortest round-trip form; NaN and infinities as Prometheus spells them.
 void append_number(std::string& out, double value) {
   if (std::isnan(value)) {
     out += "NaN";
@@ -60,7 +60,11 @@ void append_number(std::string& out, double value) {
     out += value > 0 ? "+Inf" : "-Inf";
   } else {
     char buffer[64];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
+    const bool integral = value == std::trunc(value) && std::fabs(value) < kExactIntegers;
+    const auto result =
+        integral ? std::to_chars(buffer, buffer + sizeof buffer, static_cast<long long>(value))
+                 : std::to_chars(buffer, buffer + sizeof buffer, value);
     out.append(buffer, result.ptr);
   }
 }
@@ -261,8 +265,8 @@ Family<Counter>& Registry::counter(const std::string& name, const std::string& h
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
                                std::vector<std::string> label_names) {
   validate_names(name, label_names, /*is_histogram=*/false);
-  std::unique_ptr<FamilyBase> family(new Family<Gauge>(
-      name, help, std::move(label_names), [] { return std::make_unique<Gauge>(); }));
+  std::unique_ptr<FamilyBase> family(new Family<Gauge>(name, help, std::move(label_names),
+                                                       [] { return std::make_unique<Gauge>(); }));
   return static_cast<Family<Gauge>&>(add_family(std::move(family)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <unordered_map>
@@ -52,6 +53,27 @@ bool read_digits(std::string_view text, std::size_t pos, std::size_t count, int&
 }
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// Message text echoed in a detail: at most `max_bytes`, cut on a UTF-8 character boundary, NUL
+// written as "\0". The detail is stored as PostgreSQL text, which rejects NUL and invalid UTF-8,
+// and a quarantine write that fails is retried forever, stalling the stream.
+std::string quote_input(std::string_view text, std::size_t max_bytes = 64) {
+  if (text.size() > max_bytes) {
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut);
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\0') {
+      out += "\\0";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::string type_name(element_type type) {
   switch (type) {
@@ -212,7 +234,7 @@ std::optional<Rejection> RecordDecoder::Impl::read_event_time(const object& obj,
     if (!ms || *ms < 0 || *ms > kMaxEventTimeMs) {
       return reject(RejectReason::kInvalidEventTime,
                     fmt::format("event_time '{}' is not an RFC 3339 timestamp from 1970 on",
-                                text.substr(0, 64)));
+                                quote_input(text)));
     }
     out = *ms;
     return std::nullopt;
@@ -260,7 +282,7 @@ std::optional<Rejection> RecordDecoder::Impl::read_categorical(const Slot& slot,
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
     return reject(RejectReason::kUnknownCategory,
                   fmt::format("feature '{}' = '{}' is not an allowed value", slot.spec->name,
-                              v.substr(0, 64)));
+                              quote_input(v)));
   }
   categorical[slot.index] = v;
   return std::nullopt;
@@ -283,7 +305,7 @@ std::optional<Rejection> RecordDecoder::Impl::read_features(const object& obj) {
     auto it = slots.find(field.key);
     if (it == slots.end()) {
       return reject(RejectReason::kUnknownFeature,
-                    fmt::format("unknown feature '{}'", field.key.substr(0, 64)));
+                    fmt::format("unknown feature '{}'", quote_input(field.key)));
     }
     const Slot& slot = it->second;
     const bool is_numeric = slot.spec->type == config::FeatureType::kNumeric;

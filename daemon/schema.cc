@@ -13,8 +13,8 @@
 namespace ctd::schema {
 namespace {
 
-// Key of the advisory lock held while migrating: "ctd_migr" as a big-endian int64.
-constexpr const char* kLockKey = "7238549006315106674";
+// Key of the advisory lock held while migrating: the bytes "ctd_migr" as a big-endian int64.
+constexpr const char* kLockKey = "7166463268073596786";
 
 constexpr const char* kCreateTable = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -59,7 +59,7 @@ std::vector<Migration> load_directory(const std::string& directory) {
   std::vector<Migration> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
-    if (entry.path().extension() != ".sql") continue;
+    if (!entry.is_regular_file() || entry.path().extension() != ".sql") continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream body;
     body << in.rdbuf();
@@ -121,8 +121,11 @@ MigrateResult migrate(pg::PgConnection& connection, const std::vector<Migration>
   if (!status.modified.empty() || !status.unknown.empty()) {
     throw std::runtime_error(status.describe());
   }
+  std::vector<Migration> ordered = migrations;
+  std::sort(ordered.begin(), ordered.end(),
+            [](const Migration& a, const Migration& b) { return a.name < b.name; });
   MigrateResult result;
-  for (const Migration& m : migrations) {
+  for (const Migration& m : ordered) {
     if (std::find(status.pending.begin(), status.pending.end(), m.name) == status.pending.end()) {
       continue;
     }

@@ -62,7 +62,11 @@ IngestMetrics::IngestMetrics(metrics::Registry& registry)
                                        {"pipeline", "stream"})),
       paused(registry.gauge("ctd_ingest_paused",
                             "1 while consumption is paused because PostgreSQL is unreachable.",
-                            {"pipeline", "stream"})) {}
+                            {"pipeline", "stream"})),
+      skipped(registry.counter("ctd_ingest_skipped_offsets_total",
+                               "Offsets that the broker no longer held when ctd reached them "
+                               "(retention): records lost before ctd could read them.",
+                               {"pipeline", "stream"})) {}
 
 struct StreamIngestor::Impl {
   Impl(StreamIngestor& owner, const config::Options& options,
@@ -116,6 +120,7 @@ struct StreamIngestor::Impl {
   metrics::Counter& write_failures;
   metrics::Histogram& batch_seconds;
   metrics::Gauge& paused_gauge;
+  metrics::Counter& skipped;
   IngestMetrics& metric_families;
   std::vector<metrics::Counter*> quarantined_by_reason;
 };
@@ -133,6 +138,7 @@ StreamIngestor::Impl::Impl(StreamIngestor& o, const config::Options& opts,
       write_failures(m.write_failures.with({p.name, std::string(stream_name(o.stream_))})),
       batch_seconds(m.batch_seconds.with({p.name, std::string(stream_name(o.stream_))})),
       paused_gauge(m.paused.with({p.name, std::string(stream_name(o.stream_))})),
+      skipped(m.skipped.with({p.name, std::string(stream_name(o.stream_))})),
       metric_families(m) {
   decoder.prepare(batch);
   for (int r = 0; r < kRejectReasonCount; ++r) {
@@ -291,6 +297,7 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
     spdlog::warn("{} {} [{}]: offsets {}..{} are gone from the broker (retention); skipping",
                  pipeline.name, owner.topic_, message->partition, state.next,
                  message->offset - 1);
+    skipped.inc(static_cast<double>(message->offset - state.next));
   }
   if (batch.size() == 0 && quarantined.empty()) batch_started = Clock::now();
   const RecordKey key{message->partition, message->offset};

@@ -53,6 +53,7 @@ struct IngestMetrics {
   metrics::Family<metrics::Counter>& write_failures;  // pipeline, stream
   metrics::Family<metrics::Histogram>& batch_seconds;  // pipeline, stream
   metrics::Family<metrics::Gauge>& paused;         // pipeline, stream: 1 while paused
+  metrics::Family<metrics::Counter>& skipped;      // pipeline, stream: offsets lost to retention
 };
 
 class StreamIngestor {

@@ -9,13 +9,13 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace ctd::http {
@@ -115,8 +115,7 @@ TEST(RouterTest, DuplicateRouteIsRejected) {
 
 TEST(HttpResponseTest, ErrorEscapesTheMessageAsJson) {
   const HttpResponse response = HttpResponse::error(400, "bad", "quote \" and\nnewline");
-  EXPECT_EQ(response.body,
-            R"({"error":{"code":"bad","message":"quote \" and\nnewline"}})");
+  EXPECT_EQ(response.body, R"({"error":{"code":"bad","message":"quote \" and\nnewline"}})");
 }
 
 // ---------------------------------------------------------------------------------------------

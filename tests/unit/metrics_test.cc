@@ -120,9 +120,7 @@ TEST(MetricsTest, HistogramRejectsUnsortedBounds) {
 
 TEST(MetricsTest, EscapesHelpAndLabelValues) {
   Registry registry;
-  registry.counter("c", "Line one\nback\\slash \"quoted\"", {"value"})
-      .with({"a\\b\"c\"\nd"})
-      .inc();
+  registry.counter("c", "Line one\nback\\slash \"quoted\"", {"value"}).with({"a\\b\"c\"\nd"}).inc();
 
   EXPECT_EQ(registry.render(),
             "# HELP c Line one\\nback\\\\slash \"quoted\"\n"

@@ -1,0 +1,270 @@
+// End-to-end ingestion against a real PostgreSQL (PgServer) and the embedded Kafka broker,
+// with the real `ctd` binary as a child process: exactly-once across volume, crashes, a
+// database outage and bad input.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "daemon/embedded_broker.h"
+#include "daemon/pg.h"
+#include "daemon/schema.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/kafka_producer.h"
+#include "tests/support/pg_server.h"
+
+namespace ctd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kTopic = "it.labels";
+constexpr int kPartitions = 8;
+
+std::string good_record(long i) {
+  return R"({"id":"m)" + std::to_string(i) + R"(","event_time":)" +
+         std::to_string(1700000000000 + i) + R"(,"features":{"f0":)" + std::to_string(i % 200 - 100) +
+         R"(,"f1":0.5,"f2":-1.25,"c":"a"},"label":)" + std::to_string(i % 2) + "}";
+}
+
+class IngestionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pg_ = PgServer::start();
+    pg::PgConnection connection(pg_->dsn());
+    schema::migrate(connection, schema::builtin_migrations());
+    broker_ = std::make_unique<kafka::EmbeddedBroker>();
+    broker_->create_topic(kTopic, kPartitions);
+    producer_ = std::make_unique<TestProducer>(broker_->bootstrap_servers());
+  }
+
+  std::string config() const {
+    return R"(
+postgres: {dsn: "unused, set by CTD_POSTGRES_DSN"}
+kafka:
+  brokers: ")" + broker_->bootstrap_servers() + R"("
+  group_id: it
+  # A SIGKILLed member holds its partitions until its session expires; keep that short.
+  properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
+ingest: {batch_max_records: 2000, batch_max_wait_ms: 50, retry_initial_ms: 50, retry_max_ms: 500,
+         max_message_bytes: 4096, quarantine_raw_max_bytes: 64}
+log: {level: info}
+pipelines:
+  - name: p1
+    topics: {labels: )" + std::string(kTopic) + R"(}
+    features:
+      - {name: f0, type: numeric, min: -100, max: 100}
+      - {name: f1, type: numeric}
+      - {name: f2, type: numeric, required: false}
+      - {name: c, type: categorical, allowed_values: [a, b]}
+    label: {kind: binary}
+)";
+  }
+
+  std::unique_ptr<DaemonProcess> start_daemon() {
+    auto daemon = std::make_unique<DaemonProcess>(
+        config(), std::map<std::string, std::string>{{"CTD_POSTGRES_DSN", pg_->dsn()}});
+    return daemon;
+  }
+
+  long long query(const std::string& sql) {
+    pg::PgConnection connection(pg_->dsn());
+    return connection.exec(sql).integer(0, 0);
+  }
+
+  // Polls until samples + quarantine hold `expected` records (or the timeout passes).
+  long long wait_for_records(long long expected, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    long long stored = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      stored = query("SELECT (SELECT count(*) FROM samples) + (SELECT count(*) FROM quarantine)");
+      if (stored >= expected) return stored;
+      std::this_thread::sleep_for(100ms);
+    }
+    return stored;
+  }
+
+  // Round-robin over the partitions: the embedded broker keeps only ~5 MB per partition, so
+  // the sticky partitioner's skew could push records out before they are consumed.
+  void produce_good(long from, long to) {
+    for (long i = from; i < to; ++i) {
+      producer_->produce(kTopic, good_record(i), static_cast<int>(i % kPartitions));
+    }
+    producer_->flush();
+  }
+
+  // Every produced record stored once, sequence numbers dense, offsets at the end of the log.
+  void expect_exactly_once(long long produced) {
+    EXPECT_EQ(query("SELECT count(*) FROM samples"), produced);
+    EXPECT_EQ(query("SELECT count(DISTINCT (topic_id, kafka_partition, kafka_offset)) FROM samples"),
+              produced);
+    EXPECT_EQ(query("SELECT count(DISTINCT sample_id) FROM samples"), produced);
+    EXPECT_EQ(query("SELECT coalesce(min(seq), 0) FROM samples"), produced > 0 ? 1 : 0);
+    EXPECT_EQ(query("SELECT coalesce(max(seq), 0) FROM samples"), produced);
+    EXPECT_EQ(query("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"), produced);
+  }
+
+  std::unique_ptr<PgServer> pg_;
+  std::unique_ptr<kafka::EmbeddedBroker> broker_;
+  std::unique_ptr<TestProducer> producer_;
+};
+
+TEST_F(IngestionTest, HundredThousandMessagesLandExactlyOnce) {
+  constexpr long kCount = 100000;
+  auto daemon = start_daemon();
+  ASSERT_TRUE(daemon->wait_ready(60s)) << daemon->log();
+  produce_good(0, kCount);
+  EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << daemon->log();
+  expect_exactly_once(kCount);
+  EXPECT_EQ(query("SELECT count(*) FROM samples WHERE numeric[3] IS NOT NULL"), kCount)
+      << "f2 (optional, present in every record) must be stored";
+  EXPECT_EQ(query("SELECT count(*) FROM samples WHERE label = 1"), kCount / 2);
+
+  auto metrics = http_get(daemon->http_port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(
+                R"(ctd_ingested_records_total{pipeline="p1",stream="labels"} 100000)"),
+            std::string::npos)
+      << metrics->body;
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0) << daemon->log();
+}
+
+TEST_F(IngestionTest, SurvivesRepeatedSigkillWithoutLossOrDuplicates) {
+  constexpr long kCount = 200000;
+  constexpr int kKills = 5;
+  const unsigned seed = std::random_device{}();
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> delay_ms(0, 150);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+
+  std::thread producer([&] { produce_good(0, kCount); });
+  long long stored = 0;
+  for (int kill = 0; kill < kKills; ++kill) {
+    auto daemon = start_daemon();
+    // Kill only once this daemon is writing, at a random point of its batches.
+    const long long progressed = wait_for_records(stored + 1, 60s);
+    ASSERT_GT(progressed, stored) << "daemon " << kill << " made no progress\n" << daemon->log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
+    daemon->signal(SIGKILL);
+    EXPECT_EQ(daemon->wait_exit(10s), 128 + SIGKILL);
+    stored = query("SELECT count(*) FROM samples");
+  }
+  producer.join();
+  EXPECT_LT(stored, kCount) << "every kill should land mid-ingestion";
+
+  auto daemon = start_daemon();
+  EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << daemon->log();
+  expect_exactly_once(kCount);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0);
+}
+
+TEST_F(IngestionTest, PostgresOutageMidIngestionLosesNothing) {
+  constexpr long kCount = 40000;
+  auto daemon = start_daemon();
+  ASSERT_TRUE(daemon->wait_ready(60s)) << daemon->log();
+  produce_good(0, kCount / 4);
+  ASSERT_GE(wait_for_records(1, 60s), 1);
+
+  std::atomic<bool> producing{true};
+  std::thread producer([&] {
+    produce_good(kCount / 4, kCount);
+    producing = false;
+  });
+  pg_->stop();
+  std::this_thread::sleep_for(2s);  // the outage itself: the daemon must ride it out
+  EXPECT_TRUE(daemon->running());
+  pg_->restart();
+  producer.join();
+
+  EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << daemon->log();
+  expect_exactly_once(kCount);
+  auto metrics = http_get(daemon->http_port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->body.find(R"(ctd_ingest_write_failures_total{pipeline="p1",stream="labels"} 0)"),
+            std::string::npos)
+      << "the outage must have been seen as failed writes\n"
+      << metrics->body;
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0) << daemon->log();
+}
+
+struct BadRecord {
+  std::string payload;
+  std::string reason;
+};
+
+std::vector<BadRecord> bad_records() {
+  const std::string ok_features = R"("features":{"f0":1,"f1":2,"c":"a"})";
+  return {
+      {"", "empty"},
+      {std::string(5000, ' ') + "{}", "oversized"},
+      {"{\"event_time\":1,\"features\":{\"f0\":1,\"f1\":2,\"c\":\"\xff\"},\"label\":1}",
+       "invalid_utf8"},
+      {"{not json", "invalid_json"},
+      {"[1,2,3]", "not_an_object"},
+      {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"a"}})", "missing_field"},
+      {R"({"event_time":1,"features":{"f0":"x","f1":2,"c":"a"},"label":1})", "wrong_type"},
+      {R"({"event_time":1,"features":{"f0":1,"f1":1e999,"c":"a"},"label":1})", "non_finite"},
+      {R"({"event_time":1,)" + ok_features + R"(,"label":3})", "label_out_of_range"},
+      {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"a","zz":1},"label":1})",
+       "unknown_feature"},
+      {R"({"event_time":1,"features":{"f0":1,"c":"a"},"label":1})", "missing_feature"},
+      {R"({"event_time":1,"features":{"f0":1,"f0":1,"f1":2,"c":"a"},"label":1})",
+       "duplicate_feature"},
+      {R"({"event_time":1,"features":{"f0":1000,"f1":2,"c":"a"},"label":1})",
+       "value_out_of_range"},
+      {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"q"},"label":1})", "unknown_category"},
+      {R"({"event_time":"yesterday",)" + ok_features + R"(,"label":1})", "invalid_event_time"},
+      {R"({"event_time":1,)" + ok_features + R"(,"label":1,"weight":-2})", "invalid_weight"},
+      {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"a\u0000"},"label":1})",
+       "invalid_string"},
+  };
+}
+
+TEST_F(IngestionTest, EveryBadInputClassIsQuarantinedWhileGoodRecordsFlow) {
+  const std::vector<BadRecord> bad = bad_records();
+  // On one partition, good and bad interleaved: good, bad, good, bad, ..., good.
+  std::map<long, std::string> expected_reason;  // offset -> reason
+  long offset = 0, good = 0;
+  for (const BadRecord& record : bad) {
+    producer_->produce(kTopic, good_record(good++), 0);
+    ++offset;
+    producer_->produce(kTopic, record.payload, 0);
+    expected_reason[offset++] = record.reason;
+  }
+  producer_->produce(kTopic, good_record(good++), 0);
+  ++offset;
+  producer_->flush();
+
+  auto daemon = start_daemon();
+  EXPECT_EQ(wait_for_records(offset, 120s), offset) << daemon->log();
+  EXPECT_EQ(query("SELECT count(*) FROM samples"), good);
+  EXPECT_EQ(query("SELECT count(*) FROM quarantine"), static_cast<long long>(bad.size()));
+  pg::PgConnection connection(pg_->dsn());
+  pg::PgResult rows = connection.exec(
+      "SELECT kafka_offset, reason, detail, raw_size, length(raw) FROM quarantine ORDER BY 1");
+  ASSERT_EQ(rows.rows(), static_cast<int>(bad.size()));
+  for (int row = 0; row < rows.rows(); ++row) {
+    const long at = rows.integer(row, 0);
+    EXPECT_EQ(rows.text(row, 1), expected_reason[at]) << "offset " << at << ": " << rows.text(row, 2);
+    EXPECT_FALSE(rows.text(row, 2).empty());
+    EXPECT_LE(rows.integer(row, 4), 64) << "raw bytes are truncated to quarantine_raw_max_bytes";
+  }
+  EXPECT_EQ(query("SELECT next_offset FROM consumer_offsets WHERE kafka_partition = 0"), offset);
+  auto metrics = http_get(daemon->http_port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(
+                R"(ctd_quarantined_records_total{pipeline="p1",stream="labels",reason="invalid_json"} 1)"),
+            std::string::npos);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0);
+}
+
+}  // namespace
+}  // namespace ctd::testing

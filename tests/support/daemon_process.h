@@ -1,0 +1,52 @@
+// Runs the real `ctd` binary as a child process for integration tests: a config file written
+// from YAML text, extra environment, output captured to a log file, and helpers to wait for
+// readiness over HTTP, signal it and reap it.
+//
+// Thread-safety: owned by one test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace ctd::testing {
+
+// GET http://127.0.0.1:port/path with a raw socket; the status code and body, or nullopt if
+// the connection failed.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+std::optional<HttpReply> http_get(int port, const std::string& path);
+
+// A free TCP port on 127.0.0.1 (bound once and released).
+int free_port();
+
+class DaemonProcess {
+ public:
+  // Writes `config_yaml` to a temporary file and starts `ctd run -c FILE` with `env` added to
+  // the environment and CTD_HTTP_PORT set to a free port.
+  DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env);
+  ~DaemonProcess();  // SIGKILLs the child if still running; removes the files
+
+  // Polls /readyz until 200 or the timeout; false if the child exited or time ran out.
+  bool wait_ready(std::chrono::seconds timeout);
+  void signal(int signal_number);
+  // Waits for exit; returns the exit status (or 128 + signal), nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::seconds timeout);
+  bool running();
+  int http_port() const { return http_port_; }
+  pid_t pid() const { return pid_; }
+  std::string log() const;  // the child's stdout and stderr so far
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int http_port_ = 0;
+  std::optional<int> exit_status_;
+};
+
+}  // namespace ctd::testing
