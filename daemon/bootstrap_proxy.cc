@@ -15,8 +15,8 @@ using boost::asio::ip::tcp;
 // side closing closes both.
 class Tunnel : public std::enable_shared_from_this<Tunnel> {
  public:
-  Tunnel(tcp::socket client, boost::asio::io_context& io) : client_(std::move(client)),
-                                                            upstream_(io) {}
+  Tunnel(tcp::socket client, boost::asio::io_context& io)
+      : client_(std::move(client)), upstream_(io) {}
 
   void start(const tcp::resolver::results_type& target) {
     boost::asio::async_connect(upstream_, target,
@@ -32,7 +32,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
   void pump(tcp::socket& from, tcp::socket& to, Buffer& buffer) {
     from.async_read_some(boost::asio::buffer(buffer), [self = shared_from_this(), &from, &to,
-                                                      &buffer](auto error, std::size_t n) {
+                                                       &buffer](auto error, std::size_t n) {
       if (error) return self->close();
       boost::asio::async_write(to, boost::asio::buffer(buffer.data(), n),
                                [self, &from, &to, &buffer](auto write_error, std::size_t) {

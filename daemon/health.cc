@@ -37,8 +37,7 @@ void HealthProber::probe_once() {
     pg::PgConnection connection(pg::with_connect_timeout(dsn_, 3));
     connection.exec("SELECT 1");
     postgres_up_ = true;
-    const schema::SchemaStatus status =
-        schema::inspect(connection, schema::builtin_migrations());
+    const schema::SchemaStatus status = schema::inspect(connection, schema::builtin_migrations());
     schema_current_ = status.current();
     std::lock_guard lock(mutex_);
     last_error_ = status.current() ? "" : status.describe();

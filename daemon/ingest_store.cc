@@ -116,14 +116,15 @@ void PgIngestStore::Impl::register_stream() {
              "SET name = EXCLUDED.name RETURNING pipeline_id",
              {pipeline.name})
           .integer(0, 0));
-  c.exec("INSERT INTO stream_sequences (pipeline_id, stream) VALUES ($1, $2) "
-         "ON CONFLICT DO NOTHING",
-         {std::to_string(ids.pipeline_id), std::string(stream_name(stream))});
-  ids.topic_id = static_cast<int>(
-      c.exec("INSERT INTO topics (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
-             "SET name = EXCLUDED.name RETURNING topic_id",
-             {topic})
-          .integer(0, 0));
+  c.exec(
+      "INSERT INTO stream_sequences (pipeline_id, stream) VALUES ($1, $2) "
+      "ON CONFLICT DO NOTHING",
+      {std::to_string(ids.pipeline_id), std::string(stream_name(stream))});
+  ids.topic_id =
+      static_cast<int>(c.exec("INSERT INTO topics (name) VALUES ($1) ON CONFLICT (name) DO UPDATE "
+                              "SET name = EXCLUDED.name RETURNING topic_id",
+                              {topic})
+                           .integer(0, 0));
   if (stream != Stream::kMetrics) {
     const std::string definition = schema_definition(pipeline);
     ids.schema_id = static_cast<int>(
@@ -137,20 +138,21 @@ void PgIngestStore::Impl::register_stream() {
 }
 
 bool PgIngestStore::Impl::advance_offsets(const std::vector<PartitionAdvance>& advances) {
-  pg::PgResult result =
-      connection->exec(kAdvanceOffsets, {std::to_string(ids.topic_id),
-                                         pg_array(advances, &PartitionAdvance::partition),
-                                         pg_array(advances, &PartitionAdvance::expected_next_offset),
-                                         pg_array(advances, &PartitionAdvance::new_next_offset)});
+  pg::PgResult result = connection->exec(
+      kAdvanceOffsets,
+      {std::to_string(ids.topic_id), pg_array(advances, &PartitionAdvance::partition),
+       pg_array(advances, &PartitionAdvance::expected_next_offset),
+       pg_array(advances, &PartitionAdvance::new_next_offset)});
   return result.integer(0, 0) == static_cast<long long>(advances.size());
 }
 
 std::int64_t PgIngestStore::Impl::reserve_sequence(std::size_t count) {
   const std::string n = std::to_string(count);
   return connection
-      ->exec("UPDATE stream_sequences SET next_seq = next_seq + $3::bigint "
-             "WHERE pipeline_id = $1 AND stream = $2 RETURNING next_seq - $3::bigint",
-             {std::to_string(ids.pipeline_id), std::string(stream_name(stream)), n})
+      ->exec(
+          "UPDATE stream_sequences SET next_seq = next_seq + $3::bigint "
+          "WHERE pipeline_id = $1 AND stream = $2 RETURNING next_seq - $3::bigint",
+          {std::to_string(ids.pipeline_id), std::string(stream_name(stream)), n})
       .integer(0, 0);
 }
 
@@ -164,8 +166,7 @@ void PgIngestStore::Impl::encode_features(const DecodedBatch& batch, std::size_t
     encoder.null();
   } else {
     const std::size_t at = row * batch.categorical_width;
-    encoder.text_array(&batch.categorical[at], &batch.categorical_set[at],
-                       batch.categorical_width);
+    encoder.text_array(&batch.categorical[at], &batch.categorical_set[at], batch.categorical_width);
   }
 }
 
@@ -196,8 +197,7 @@ void PgIngestStore::Impl::encode_records(const DecodedBatch& batch, std::int64_t
       encoder.float8(batch.weights[row]);
     } else {
       batch.model_versions[row] < 0 ? encoder.null() : encoder.int8(batch.model_versions[row]);
-      std::isnan(batch.predictions[row]) ? encoder.null()
-                                         : encoder.float8(batch.predictions[row]);
+      std::isnan(batch.predictions[row]) ? encoder.null() : encoder.float8(batch.predictions[row]);
     }
     encode_features(batch, row);
   }
@@ -223,8 +223,7 @@ void PgIngestStore::Impl::encode_quarantine(const std::vector<QuarantinedRecord>
 
 PgIngestStore::PgIngestStore(std::string dsn, const config::PipelineOptions& pipeline,
                              Stream stream, std::string topic)
-    : impl_(new Impl{std::move(dsn), pipeline, stream, std::move(topic), nullptr, {}, false, {}}) {
-}
+    : impl_(new Impl{std::move(dsn), pipeline, stream, std::move(topic), nullptr, {}, false, {}}) {}
 
 PgIngestStore::~PgIngestStore() = default;
 
@@ -236,9 +235,9 @@ const StreamIds& PgIngestStore::ids() {
 std::map<std::int32_t, std::int64_t> PgIngestStore::load_offsets() {
   return impl_->guarded([this](pg::PgConnection& c) {
     std::map<std::int32_t, std::int64_t> out;
-    pg::PgResult rows = c.exec(
-        "SELECT kafka_partition, next_offset FROM consumer_offsets WHERE topic_id = $1",
-        {std::to_string(impl_->ids.topic_id)});
+    pg::PgResult rows =
+        c.exec("SELECT kafka_partition, next_offset FROM consumer_offsets WHERE topic_id = $1",
+               {std::to_string(impl_->ids.topic_id)});
     for (int row = 0; row < rows.rows(); ++row) {
       out[static_cast<std::int32_t>(rows.integer(row, 0))] = rows.integer(row, 1);
     }

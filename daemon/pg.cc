@@ -9,8 +9,7 @@ bool PgError::is_transient() const {
   if (connection_lost_) return true;
   if (sqlstate_.size() != 5) return false;
   const std::string_view cls = std::string_view(sqlstate_).substr(0, 2);
-  return cls == "08" || cls == "53" || cls == "57" || sqlstate_ == "40001" ||
-         sqlstate_ == "40P01";
+  return cls == "08" || cls == "53" || cls == "57" || sqlstate_ == "40001" || sqlstate_ == "40P01";
 }
 
 std::string_view PgResult::text(int row, int column) const {
@@ -40,7 +39,8 @@ PgConnection::PgConnection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str
     throw PgError("cannot connect to PostgreSQL (" + mask_dsn(dsn) + "): " + message, "08001",
                   true);
   }
-  PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);
 }
 
 void PgConnection::fail(const std::string& what, PGresult* result) {

@@ -106,9 +106,9 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
   int year, month, day, hour, minute, second;
   if (text.size() < 20 || !read_digits(text, 0, 4, year) || text[4] != '-' ||
       !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day) ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-      !read_digits(text, 11, 2, hour) || text[13] != ':' || !read_digits(text, 14, 2, minute) ||
-      text[16] != ':' || !read_digits(text, 17, 2, second)) {
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !read_digits(text, 11, 2, hour) ||
+      text[13] != ':' || !read_digits(text, 14, 2, minute) || text[16] != ':' ||
+      !read_digits(text, 17, 2, second)) {
     return std::nullopt;
   }
   static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -143,8 +143,8 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
   }
   if (pos != text.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(year, month, day);
-  const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + std::min(second, 59) -
-                               offset_minutes * 60;
+  const std::int64_t seconds =
+      days * 86400 + hour * 3600 + minute * 60 + std::min(second, 59) - offset_minutes * 60;
   return seconds * 1000 + millis;
 }
 
@@ -203,14 +203,14 @@ std::optional<Rejection> RecordDecoder::Impl::parse(std::string_view payload, el
   }
   if (error) return reject(RejectReason::kInvalidJson, simdjson::error_message(error));
   if (doc.type() != element_type::OBJECT) {
-    return reject(RejectReason::kNotAnObject, "message is " + type_name(doc.type()) +
-                                                  ", expected a JSON object");
+    return reject(RejectReason::kNotAnObject,
+                  "message is " + type_name(doc.type()) + ", expected a JSON object");
   }
   return std::nullopt;
 }
 
 std::optional<Rejection> RecordDecoder::Impl::read_event_time(const object& obj,
-                                                               std::int64_t& out) {
+                                                              std::int64_t& out) {
   element value;
   if (obj["event_time"].get(value)) {
     return reject(RejectReason::kMissingField, "missing 'event_time'");
@@ -218,9 +218,8 @@ std::optional<Rejection> RecordDecoder::Impl::read_event_time(const object& obj,
   if (value.type() == element_type::INT64 || value.type() == element_type::UINT64) {
     const std::int64_t ms = value.type() == element_type::INT64
                                 ? value.get_int64().value_unsafe()
-                                : static_cast<std::int64_t>(
-                                      std::min<std::uint64_t>(value.get_uint64().value_unsafe(),
-                                                              kMaxEventTimeMs + 1));
+                                : static_cast<std::int64_t>(std::min<std::uint64_t>(
+                                      value.get_uint64().value_unsafe(), kMaxEventTimeMs + 1));
     if (ms < 0 || ms > kMaxEventTimeMs) {
       return reject(RejectReason::kInvalidEventTime,
                     fmt::format("event_time {} is outside 1970..9999 in epoch milliseconds", ms));
@@ -251,18 +250,16 @@ std::optional<Rejection> RecordDecoder::Impl::read_numeric(const Slot& slot, ele
   }
   const double v = value.get_double().value_unsafe();
   if (!std::isfinite(v)) {
-    return reject(RejectReason::kNonFinite, fmt::format("feature '{}' is not finite",
-                                                        slot.spec->name));
+    return reject(RejectReason::kNonFinite,
+                  fmt::format("feature '{}' is not finite", slot.spec->name));
   }
   if (slot.spec->min && v < *slot.spec->min) {
-    return reject(RejectReason::kValueOutOfRange,
-                  fmt::format("feature '{}' = {} is below min {}", slot.spec->name, v,
-                              *slot.spec->min));
+    return reject(RejectReason::kValueOutOfRange, fmt::format("feature '{}' = {} is below min {}",
+                                                              slot.spec->name, v, *slot.spec->min));
   }
   if (slot.spec->max && v > *slot.spec->max) {
-    return reject(RejectReason::kValueOutOfRange,
-                  fmt::format("feature '{}' = {} is above max {}", slot.spec->name, v,
-                              *slot.spec->max));
+    return reject(RejectReason::kValueOutOfRange, fmt::format("feature '{}' = {} is above max {}",
+                                                              slot.spec->name, v, *slot.spec->max));
   }
   numeric[slot.index] = v;
   return std::nullopt;
@@ -316,8 +313,8 @@ std::optional<Rejection> RecordDecoder::Impl::read_features(const object& obj) {
     }
     seen[seen_index] = 1;
     if (field.value.type() == element_type::NULL_VALUE) continue;  // absent, checked below
-    auto problem = is_numeric ? read_numeric(slot, field.value)
-                              : read_categorical(slot, field.value);
+    auto problem =
+        is_numeric ? read_numeric(slot, field.value) : read_categorical(slot, field.value);
     if (problem) return problem;
   }
   for (const auto& [name, slot] : slots) {
@@ -334,7 +331,7 @@ std::optional<Rejection> RecordDecoder::Impl::read_features(const object& obj) {
 }
 
 std::optional<Rejection> RecordDecoder::Impl::read_label(const object& obj, double& label,
-                                                          double& weight) {
+                                                         double& weight) {
   element value;
   if (obj["label"].get(value) || value.type() == element_type::NULL_VALUE) {
     return reject(RejectReason::kMissingField, "missing 'label'");
@@ -382,16 +379,15 @@ std::optional<Rejection> RecordDecoder::Impl::read_label(const object& obj, doub
   return std::nullopt;
 }
 
-std::optional<Rejection> RecordDecoder::Impl::read_inference(const object& obj,
-                                                              double& prediction,
-                                                              std::int64_t& version) {
+std::optional<Rejection> RecordDecoder::Impl::read_inference(const object& obj, double& prediction,
+                                                             std::int64_t& version) {
   element value;
   prediction = kMissing;
   version = -1;
   if (!obj["prediction"].get(value) && value.type() != element_type::NULL_VALUE) {
     if (!is_number(value.type())) {
-      return reject(RejectReason::kWrongType, "'prediction' is " + type_name(value.type()) +
-                                                  ", expected a number");
+      return reject(RejectReason::kWrongType,
+                    "'prediction' is " + type_name(value.type()) + ", expected a number");
     }
     prediction = value.get_double().value_unsafe();
     if (!std::isfinite(prediction)) {
@@ -408,7 +404,7 @@ std::optional<Rejection> RecordDecoder::Impl::read_inference(const object& obj,
 }
 
 std::optional<Rejection> RecordDecoder::Impl::decode_featured(const object& obj, RecordKey key,
-                                                               DecodedBatch& batch) {
+                                                              DecodedBatch& batch) {
   std::int64_t event_time = 0;
   double label = 0, weight = 1, prediction = kMissing;
   std::int64_t version = -1;
@@ -416,8 +412,8 @@ std::optional<Rejection> RecordDecoder::Impl::decode_featured(const object& obj,
   element value;
   if (!obj["id"].get(value) && value.type() != element_type::NULL_VALUE) {
     if (value.type() != element_type::STRING) {
-      return reject(RejectReason::kWrongType, "'id' is " + type_name(value.type()) +
-                                                  ", expected a string");
+      return reject(RejectReason::kWrongType,
+                    "'id' is " + type_name(value.type()) + ", expected a string");
     }
     id = value.get_string().value_unsafe();
     if (has_nul(id)) return reject(RejectReason::kInvalidString, "'id' contains a NUL character");
@@ -449,7 +445,7 @@ std::optional<Rejection> RecordDecoder::Impl::decode_featured(const object& obj,
 }
 
 std::optional<Rejection> RecordDecoder::Impl::decode_metric(const object& obj, RecordKey key,
-                                                             DecodedBatch& batch) {
+                                                            DecodedBatch& batch) {
   element value;
   std::string_view model, metric;
   for (auto [field, out] : {std::pair{"model", &model}, std::pair{"metric", &metric}}) {
@@ -457,8 +453,8 @@ std::optional<Rejection> RecordDecoder::Impl::decode_metric(const object& obj, R
       return reject(RejectReason::kMissingField, fmt::format("missing '{}'", field));
     }
     if (value.type() != element_type::STRING) {
-      return reject(RejectReason::kWrongType, fmt::format("'{}' is {}, expected a string", field,
-                                                          type_name(value.type())));
+      return reject(RejectReason::kWrongType,
+                    fmt::format("'{}' is {}, expected a string", field, type_name(value.type())));
     }
     *out = value.get_string().value_unsafe();
     if (has_nul(*out)) {

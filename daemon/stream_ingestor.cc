@@ -24,10 +24,10 @@ constexpr int kPollTimeoutMs = 50;
 
 // Per assigned partition.
 struct PartitionState {
-  bool ready = false;                // its stored offset is known and the consumer seeks to it
-  std::int64_t stored = -1;          // next offset stored in PostgreSQL (-1: none yet)
-  std::int64_t next = -1;            // next offset expected from Kafka (-1: from the start)
-  std::int64_t batch_first = -1;     // first offset of this partition in the open batch
+  bool ready = false;             // its stored offset is known and the consumer seeks to it
+  std::int64_t stored = -1;       // next offset stored in PostgreSQL (-1: none yet)
+  std::int64_t next = -1;         // next offset expected from Kafka (-1: from the start)
+  std::int64_t batch_first = -1;  // first offset of this partition in the open batch
   std::int64_t batch_last = -1;
   metrics::Gauge* lag = nullptr;
 };
@@ -56,10 +56,9 @@ IngestMetrics::IngestMetrics(metrics::Registry& registry)
       write_failures(registry.counter("ctd_ingest_write_failures_total",
                                       "Failed attempts to commit a batch (retried).",
                                       {"pipeline", "stream"})),
-      batch_seconds(registry.histogram("ctd_ingest_batch_write_seconds",
-                                       "Time to write and commit one batch.",
-                                       {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5},
-                                       {"pipeline", "stream"})),
+      batch_seconds(registry.histogram(
+          "ctd_ingest_batch_write_seconds", "Time to write and commit one batch.",
+          {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5}, {"pipeline", "stream"})),
       paused(registry.gauge("ctd_ingest_paused",
                             "1 while consumption is paused because PostgreSQL is unreachable.",
                             {"pipeline", "stream"})),
@@ -151,9 +150,10 @@ StreamIngestor::Impl::Impl(StreamIngestor& o, const config::Options& opts,
 void StreamIngestor::Impl::create_consumer() {
   const std::string group = options.kafka.group_id + "." + owner.topic_;
   rd_kafka_conf_t* conf = kafka::make_client_config(
-      options.kafka,
-      {{"auto.offset.reset", "earliest"}, {"queued.max.messages.kbytes", "32768"}},
-      {{"group.id", group}, {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"}});
+      options.kafka, {{"auto.offset.reset", "earliest"}, {"queued.max.messages.kbytes", "32768"}},
+      {{"group.id", group},
+       {"enable.auto.commit", "false"},
+       {"enable.auto.offset.store", "false"}});
   rd_kafka_conf_set_rebalance_cb(conf, &Impl::rebalance_callback);
   rd_kafka_conf_set_opaque(conf, this);
   char error[512];
@@ -166,8 +166,7 @@ void StreamIngestor::Impl::create_consumer() {
   PartitionList topics(1);
   rd_kafka_topic_partition_list_add(topics.list, owner.topic_.c_str(), RD_KAFKA_PARTITION_UA);
   if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics.list)) {
-    throw std::runtime_error("cannot subscribe to " + owner.topic_ + ": " +
-                             rd_kafka_err2str(err));
+    throw std::runtime_error("cannot subscribe to " + owner.topic_ + ": " + rd_kafka_err2str(err));
   }
 }
 
@@ -205,9 +204,9 @@ void StreamIngestor::Impl::on_assign(rd_kafka_topic_partition_list_t* assigned) 
   for (int i = 0; i < assigned->cnt; ++i) {
     PartitionState& state = partitions[assigned->elems[i].partition];
     state = PartitionState{};
-    state.lag = &metric_families.lag.with({pipeline.name, std::string(stream_name(owner.stream_)),
-                                           owner.topic_,
-                                           std::to_string(assigned->elems[i].partition)});
+    state.lag =
+        &metric_families.lag.with({pipeline.name, std::string(stream_name(owner.stream_)),
+                                   owner.topic_, std::to_string(assigned->elems[i].partition)});
   }
   const bool loaded = load_stored_offsets();
   for (int i = 0; i < assigned->cnt; ++i) {
@@ -295,8 +294,7 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
   if (state.next >= 0 && message->offset < state.next) return;  // already stored
   if (state.next >= 0 && message->offset > state.next) {
     spdlog::warn("{} {} [{}]: offsets {}..{} are gone from the broker (retention); skipping",
-                 pipeline.name, owner.topic_, message->partition, state.next,
-                 message->offset - 1);
+                 pipeline.name, owner.topic_, message->partition, state.next, message->offset - 1);
     skipped.inc(static_cast<double>(message->offset - state.next));
   }
   if (batch.size() == 0 && quarantined.empty()) batch_started = Clock::now();
@@ -305,8 +303,7 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
   if (auto rejection = decoder.decode(payload, key, batch)) {
     const std::size_t kept = std::min(payload.size(), options.ingest.quarantine_raw_max_bytes);
     quarantined.push_back(QuarantinedRecord{key, rejection->reason, std::move(rejection->detail),
-                                            std::string(payload.substr(0, kept)),
-                                            payload.size()});
+                                            std::string(payload.substr(0, kept)), payload.size()});
   }
   if (state.batch_first < 0) state.batch_first = message->offset;
   state.batch_last = message->offset;
@@ -342,9 +339,10 @@ bool StreamIngestor::Impl::try_write() {
   const auto started = Clock::now();
   const WriteResult result = store->write(batch, quarantined, advances);
   if (result.status == WriteResult::Status::kOffsetConflict) {
-    spdlog::warn("{} {}: stored offsets moved under this consumer (another replica owns the "
-                 "partitions now); dropping the batch and re-reading from PostgreSQL",
-                 pipeline.name, owner.topic_);
+    spdlog::warn(
+        "{} {}: stored offsets moved under this consumer (another replica owns the "
+        "partitions now); dropping the batch and re-reading from PostgreSQL",
+        pipeline.name, owner.topic_);
     abandon_batch();
     offsets_pending = true;
     set_paused(true);
@@ -410,8 +408,8 @@ void StreamIngestor::Impl::flush(const std::atomic<bool>& stop, bool single_atte
         abandon_batch();
         return;
       }
-      spdlog::warn("{} {}: batch write failed, retrying in {} ms: {}", pipeline.name,
-                   owner.topic_, delay.count(), e.what());
+      spdlog::warn("{} {}: batch write failed, retrying in {} ms: {}", pipeline.name, owner.topic_,
+                   delay.count(), e.what());
       set_paused(true);
       wait_backoff(stop, delay);
       delay = std::min(delay * 2, options.ingest.retry_max);

@@ -46,14 +46,14 @@ class BatchSubscriber {
 // The metric families ingestion reports to; registered once per daemon.
 struct IngestMetrics {
   explicit IngestMetrics(metrics::Registry& registry);
-  metrics::Family<metrics::Counter>& ingested;     // pipeline, stream
-  metrics::Family<metrics::Counter>& quarantined;  // pipeline, stream, reason
-  metrics::Family<metrics::Gauge>& lag;            // pipeline, stream, topic, partition
-  metrics::Family<metrics::Counter>& batches;      // pipeline, stream
-  metrics::Family<metrics::Counter>& write_failures;  // pipeline, stream
+  metrics::Family<metrics::Counter>& ingested;         // pipeline, stream
+  metrics::Family<metrics::Counter>& quarantined;      // pipeline, stream, reason
+  metrics::Family<metrics::Gauge>& lag;                // pipeline, stream, topic, partition
+  metrics::Family<metrics::Counter>& batches;          // pipeline, stream
+  metrics::Family<metrics::Counter>& write_failures;   // pipeline, stream
   metrics::Family<metrics::Histogram>& batch_seconds;  // pipeline, stream
-  metrics::Family<metrics::Gauge>& paused;         // pipeline, stream: 1 while paused
-  metrics::Family<metrics::Counter>& skipped;      // pipeline, stream: offsets lost to retention
+  metrics::Family<metrics::Gauge>& paused;             // pipeline, stream: 1 while paused
+  metrics::Family<metrics::Counter>& skipped;  // pipeline, stream: offsets lost to retention
 };
 
 class StreamIngestor {

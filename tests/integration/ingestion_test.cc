@@ -27,8 +27,9 @@ constexpr int kPartitions = 8;
 
 std::string good_record(long i) {
   return R"({"id":"m)" + std::to_string(i) + R"(","event_time":)" +
-         std::to_string(1700000000000 + i) + R"(,"features":{"f0":)" + std::to_string(i % 200 - 100) +
-         R"(,"f1":0.5,"f2":-1.25,"c":"a"},"label":)" + std::to_string(i % 2) + "}";
+         std::to_string(1700000000000 + i) + R"(,"features":{"f0":)" +
+         std::to_string(i % 200 - 100) + R"(,"f1":0.5,"f2":-1.25,"c":"a"},"label":)" +
+         std::to_string(i % 2) + "}";
 }
 
 class IngestionTest : public ::testing::Test {
@@ -42,11 +43,12 @@ class IngestionTest : public ::testing::Test {
     producer_ = std::make_unique<TestProducer>(broker_->bootstrap_servers());
   }
 
-  std::string config() const {
+  std::string config(const std::string& extra_topics = "") const {
     return R"(
 postgres: {dsn: "unused, set by CTD_POSTGRES_DSN"}
 kafka:
-  brokers: ")" + broker_->bootstrap_servers() + R"("
+  brokers: ")" +
+           broker_->bootstrap_servers() + R"("
   group_id: it
   # A SIGKILLed member holds its partitions until its session expires; keep that short.
   properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
@@ -55,7 +57,8 @@ ingest: {batch_max_records: 2000, batch_max_wait_ms: 50, retry_initial_ms: 50, r
 log: {level: info}
 pipelines:
   - name: p1
-    topics: {labels: )" + std::string(kTopic) + R"(}
+    topics: {labels: )" +
+           std::string(kTopic) + extra_topics + R"(}
     features:
       - {name: f0, type: numeric, min: -100, max: 100}
       - {name: f1, type: numeric}
@@ -65,10 +68,9 @@ pipelines:
 )";
   }
 
-  std::unique_ptr<DaemonProcess> start_daemon() {
-    auto daemon = std::make_unique<DaemonProcess>(
-        config(), std::map<std::string, std::string>{{"CTD_POSTGRES_DSN", pg_->dsn()}});
-    return daemon;
+  std::unique_ptr<DaemonProcess> start_daemon(const std::string& extra_topics = "") {
+    return std::make_unique<DaemonProcess>(
+        config(extra_topics), std::map<std::string, std::string>{{"CTD_POSTGRES_DSN", pg_->dsn()}});
   }
 
   long long query(const std::string& sql) {
@@ -76,12 +78,16 @@ pipelines:
     return connection.exec(sql).integer(0, 0);
   }
 
-  // Polls until samples + quarantine hold `expected` records (or the timeout passes).
-  long long wait_for_records(long long expected, std::chrono::seconds timeout) {
+  // Polls until `count_sql` (by default: samples + quarantine) reaches `expected` or the
+  // timeout passes; returns the last count.
+  long long wait_for_records(
+      long long expected, std::chrono::seconds timeout,
+      const std::string& count_sql =
+          "SELECT (SELECT count(*) FROM samples) + (SELECT count(*) FROM quarantine)") {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     long long stored = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-      stored = query("SELECT (SELECT count(*) FROM samples) + (SELECT count(*) FROM quarantine)");
+      stored = query(count_sql);
       if (stored >= expected) return stored;
       std::this_thread::sleep_for(100ms);
     }
@@ -100,8 +106,9 @@ pipelines:
   // Every produced record stored once, sequence numbers dense, offsets at the end of the log.
   void expect_exactly_once(long long produced) {
     EXPECT_EQ(query("SELECT count(*) FROM samples"), produced);
-    EXPECT_EQ(query("SELECT count(DISTINCT (topic_id, kafka_partition, kafka_offset)) FROM samples"),
-              produced);
+    EXPECT_EQ(
+        query("SELECT count(DISTINCT (topic_id, kafka_partition, kafka_offset)) FROM samples"),
+        produced);
     EXPECT_EQ(query("SELECT count(DISTINCT sample_id) FROM samples"), produced);
     EXPECT_EQ(query("SELECT coalesce(min(seq), 0) FROM samples"), produced > 0 ? 1 : 0);
     EXPECT_EQ(query("SELECT coalesce(max(seq), 0) FROM samples"), produced);
@@ -126,9 +133,14 @@ TEST_F(IngestionTest, HundredThousandMessagesLandExactlyOnce) {
 
   auto metrics = http_get(daemon->http_port(), "/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find(
-                R"(ctd_ingested_records_total{pipeline="p1",stream="labels"} 100000)"),
+  EXPECT_NE(
+      metrics->body.find(R"(ctd_ingested_records_total{pipeline="p1",stream="labels"} 100000)"),
+      std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find(R"(ctd_consumer_lag_records{pipeline="p1",stream="labels",)"
+                               R"(topic="it.labels",partition="7"})"),
             std::string::npos)
+      << "lag is reported per partition\n"
       << metrics->body;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(30s), 0) << daemon->log();
@@ -177,7 +189,15 @@ TEST_F(IngestionTest, PostgresOutageMidIngestionLosesNothing) {
     producing = false;
   });
   pg_->stop();
-  std::this_thread::sleep_for(2s);  // the outage itself: the daemon must ride it out
+  // The outage is seen (readiness drops) and ridden out (the process stays up).
+  bool unready = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       !unready && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(100ms)) {
+    auto reply = http_get(daemon->http_port(), "/readyz");
+    unready = reply && reply->status == 503;
+  }
+  EXPECT_TRUE(unready) << "/readyz must report PostgreSQL down";
   EXPECT_TRUE(daemon->running());
   pg_->restart();
   producer.join();
@@ -186,8 +206,9 @@ TEST_F(IngestionTest, PostgresOutageMidIngestionLosesNothing) {
   expect_exactly_once(kCount);
   auto metrics = http_get(daemon->http_port(), "/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_EQ(metrics->body.find(R"(ctd_ingest_write_failures_total{pipeline="p1",stream="labels"} 0)"),
-            std::string::npos)
+  EXPECT_EQ(
+      metrics->body.find(R"(ctd_ingest_write_failures_total{pipeline="p1",stream="labels"} 0)"),
+      std::string::npos)
       << "the outage must have been seen as failed writes\n"
       << metrics->body;
   daemon->signal(SIGTERM);
@@ -217,13 +238,11 @@ std::vector<BadRecord> bad_records() {
       {R"({"event_time":1,"features":{"f0":1,"c":"a"},"label":1})", "missing_feature"},
       {R"({"event_time":1,"features":{"f0":1,"f0":1,"f1":2,"c":"a"},"label":1})",
        "duplicate_feature"},
-      {R"({"event_time":1,"features":{"f0":1000,"f1":2,"c":"a"},"label":1})",
-       "value_out_of_range"},
+      {R"({"event_time":1,"features":{"f0":1000,"f1":2,"c":"a"},"label":1})", "value_out_of_range"},
       {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"q"},"label":1})", "unknown_category"},
       {R"({"event_time":"yesterday",)" + ok_features + R"(,"label":1})", "invalid_event_time"},
       {R"({"event_time":1,)" + ok_features + R"(,"label":1,"weight":-2})", "invalid_weight"},
-      {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"a\u0000"},"label":1})",
-       "invalid_string"},
+      {R"({"event_time":1,"features":{"f0":1,"f1":2,"c":"a\u0000"},"label":1})", "invalid_string"},
   };
 }
 
@@ -252,16 +271,69 @@ TEST_F(IngestionTest, EveryBadInputClassIsQuarantinedWhileGoodRecordsFlow) {
   ASSERT_EQ(rows.rows(), static_cast<int>(bad.size()));
   for (int row = 0; row < rows.rows(); ++row) {
     const long at = rows.integer(row, 0);
-    EXPECT_EQ(rows.text(row, 1), expected_reason[at]) << "offset " << at << ": " << rows.text(row, 2);
+    EXPECT_EQ(rows.text(row, 1), expected_reason[at])
+        << "offset " << at << ": " << rows.text(row, 2);
     EXPECT_FALSE(rows.text(row, 2).empty());
     EXPECT_LE(rows.integer(row, 4), 64) << "raw bytes are truncated to quarantine_raw_max_bytes";
   }
   EXPECT_EQ(query("SELECT next_offset FROM consumer_offsets WHERE kafka_partition = 0"), offset);
   auto metrics = http_get(daemon->http_port(), "/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find(
-                R"(ctd_quarantined_records_total{pipeline="p1",stream="labels",reason="invalid_json"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics->body.find(
+          R"(ctd_quarantined_records_total{pipeline="p1",stream="labels",reason="invalid_json"} 1)"),
+      std::string::npos);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0);
+}
+
+TEST_F(IngestionTest, InferencesAndMetricsAreStoredWithTheirFields) {
+  broker_->create_topic("it.inferences", 2);
+  broker_->create_topic("it.metrics", 2);
+  producer_->produce("it.inferences",
+                     R"({"id":"i1","event_time":"2026-01-01T00:00:00Z","features":{"f0":1,"f1":2,)"
+                     R"("c":"b"},"model_version":3,"prediction":0.75})");
+  producer_->produce("it.inferences",
+                     R"({"event_time":1767225600000,"features":{"f0":-1,"f1":0,"c":"a"}})");
+  producer_->produce("it.inferences", R"({"event_time":1,"features":{"f0":1},"prediction":1})");
+  producer_->produce("it.metrics", R"({"model":"p1","version":3,"metric":"accuracy","value":0.91,)"
+                                   R"("event_time":1767225600000,"count":500})");
+  producer_->produce("it.metrics", R"({"model":"p1","version":3,"value":0.9,"event_time":1})");
+  producer_->flush();
+
+  auto daemon = start_daemon(", inferences: it.inferences, metrics: it.metrics");
+  EXPECT_EQ(wait_for_records(5, 60s,
+                             "SELECT (SELECT count(*) FROM inferences) + "
+                             "(SELECT count(*) FROM metric_points) + "
+                             "(SELECT count(*) FROM quarantine)"),
+            5)
+      << daemon->log();
+  pg::PgConnection connection(pg_->dsn());
+  pg::PgResult inference = connection.exec(
+      "SELECT sample_id, model_version, prediction, numeric::text, categorical::text, "
+      "extract(epoch FROM event_time)::bigint FROM inferences WHERE sample_id = 'i1'");
+  ASSERT_EQ(inference.rows(), 1);
+  EXPECT_EQ(inference.integer(0, 1), 3);
+  EXPECT_EQ(inference.text(0, 2), "0.75");
+  EXPECT_EQ(inference.text(0, 3), "{1,2,NULL}");
+  EXPECT_EQ(inference.text(0, 4), "{b}");
+  EXPECT_EQ(inference.integer(0, 5), 1767225600);
+  EXPECT_EQ(query("SELECT count(*) FROM inferences WHERE model_version IS NULL AND "
+                  "prediction IS NULL"),
+            1);
+  pg::PgResult metric = connection.exec(
+      "SELECT model, model_version, metric, value, sample_count FROM metric_points");
+  ASSERT_EQ(metric.rows(), 1);
+  EXPECT_EQ(metric.text(0, 0), "p1");
+  EXPECT_EQ(metric.text(0, 2), "accuracy");
+  EXPECT_EQ(metric.text(0, 3), "0.91");
+  EXPECT_EQ(metric.integer(0, 4), 500);
+  EXPECT_EQ(query("SELECT count(*) FROM quarantine WHERE stream = 'inferences' AND "
+                  "reason = 'missing_feature'"),
+            1);
+  EXPECT_EQ(query("SELECT count(*) FROM quarantine WHERE stream = 'metrics' AND "
+                  "reason = 'missing_field'"),
+            1);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(30s), 0);
 }
