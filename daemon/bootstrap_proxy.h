@@ -16,8 +16,7 @@ class BootstrapProxy {
  public:
   // Listens on 127.0.0.1:listen_port and forwards each connection to target ("host:port").
   // Throws std::system_error if the port cannot be bound.
-  BootstrapProxy(boost::asio::io_context& io, std::uint16_t listen_port,
-                 const std::string& target);
+  BootstrapProxy(boost::asio::io_context& io, std::uint16_t listen_port, const std::string& target);
   ~BootstrapProxy();
   std::uint16_t port() const;
 

@@ -21,10 +21,10 @@
 namespace ctd::http {
 
 struct HttpRequest {
-  std::string method;                         // "GET", "POST", ...
-  std::string path;                           // target without the query string
-  std::map<std::string, std::string> query;   // decoded query parameters
-  std::map<std::string, std::string> headers; // header names lower-cased
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // target without the query string
+  std::map<std::string, std::string> query;    // decoded query parameters
+  std::map<std::string, std::string> headers;  // header names lower-cased
   std::string body;
 };
 
@@ -55,10 +55,10 @@ class Router {
 
 struct ServerLimits {
   std::size_t max_header_bytes = 8 * 1024;
-  std::size_t max_body_bytes = 1024 * 1024;      // larger: 413
-  std::chrono::seconds read_timeout{30};         // whole request must arrive within this
-  std::chrono::seconds idle_timeout{60};         // keep-alive connection with no request
-  std::size_t max_connections = 256;             // further connections are closed at accept
+  std::size_t max_body_bytes = 1024 * 1024;  // larger: 413
+  std::chrono::seconds read_timeout{30};     // whole request must arrive within this
+  std::chrono::seconds idle_timeout{60};     // keep-alive connection with no request
+  std::size_t max_connections = 256;         // further connections are closed at accept
 };
 
 class HttpServer {

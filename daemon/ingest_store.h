@@ -69,5 +69,4 @@ class PgIngestStore : public IngestStore {
   std::unique_ptr<Impl> impl_;
 };
 
-
 }  // namespace ctd::ingest

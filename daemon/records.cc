@@ -15,12 +15,23 @@ std::string_view stream_name(Stream stream) {
 }
 
 std::string_view reason_code(RejectReason reason) {
-  static constexpr std::string_view kCodes[kRejectReasonCount] = {
-      "empty",           "oversized",         "invalid_utf8",     "invalid_json",
-      "not_an_object",   "missing_field",     "wrong_type",       "non_finite",
-      "label_out_of_range", "unknown_feature", "missing_feature", "duplicate_feature",
-      "value_out_of_range", "unknown_category", "invalid_event_time", "invalid_weight",
-      "invalid_string"};
+  static constexpr std::string_view kCodes[kRejectReasonCount] = {"empty",
+                                                                  "oversized",
+                                                                  "invalid_utf8",
+                                                                  "invalid_json",
+                                                                  "not_an_object",
+                                                                  "missing_field",
+                                                                  "wrong_type",
+                                                                  "non_finite",
+                                                                  "label_out_of_range",
+                                                                  "unknown_feature",
+                                                                  "missing_feature",
+                                                                  "duplicate_feature",
+                                                                  "value_out_of_range",
+                                                                  "unknown_category",
+                                                                  "invalid_event_time",
+                                                                  "invalid_weight",
+                                                                  "invalid_string"};
   return kCodes[static_cast<int>(reason)];
 }
 

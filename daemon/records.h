@@ -24,8 +24,8 @@ struct RecordKey {
 
 // Why a record was quarantined. Stable codes: they appear in the database and in metrics.
 enum class RejectReason {
-  kEmpty,             // zero-length message
-  kOversized,         // larger than ingest.max_message_bytes
+  kEmpty,      // zero-length message
+  kOversized,  // larger than ingest.max_message_bytes
   kInvalidUtf8,
   kInvalidJson,
   kNotAnObject,       // the document, or "features", is not a JSON object

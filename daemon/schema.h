@@ -23,9 +23,9 @@ std::vector<Migration> builtin_migrations();
 std::vector<Migration> load_directory(const std::string& directory);
 
 struct SchemaStatus {
-  std::vector<std::string> pending;    // known here, not applied
-  std::vector<std::string> modified;   // applied with another checksum
-  std::vector<std::string> unknown;    // applied, not known to this binary (newer ctd?)
+  std::vector<std::string> pending;   // known here, not applied
+  std::vector<std::string> modified;  // applied with another checksum
+  std::vector<std::string> unknown;   // applied, not known to this binary (newer ctd?)
   bool current() const { return pending.empty() && modified.empty() && unknown.empty(); }
   // One line for people: what is wrong and what to do.
   std::string describe() const;
