@@ -8,6 +8,11 @@
 --      on (topic_id, kafka_partition, kafka_offset).
 -- Sequence numbers come from stream_sequences under a row lock held to commit, so sequence
 -- order equals commit order: a sequence range, once committed, never gains rows.
+--
+-- The high-volume tables (samples, inferences, metric_points) carry no foreign keys: their
+-- ids come from the catalog rows ctd registers itself, and a per-row foreign-key check
+-- tripled PostgreSQL's cost of a binary COPY (measured: 300k rows in 2.86 s with the two
+-- checks, 0.88 s without).
 
 CREATE TABLE pipelines (
   pipeline_id  serial PRIMARY KEY,
@@ -43,8 +48,8 @@ CREATE TABLE feature_schemas (
 CREATE TABLE samples (
   pipeline_id      int NOT NULL,
   seq              bigint NOT NULL,
-  schema_id        int NOT NULL REFERENCES feature_schemas,
-  topic_id         int NOT NULL REFERENCES topics,
+  schema_id        int NOT NULL,
+  topic_id         int NOT NULL,
   kafka_partition  int NOT NULL,
   kafka_offset     bigint NOT NULL,
   sample_id        text,
@@ -61,8 +66,8 @@ CREATE TABLE samples (
 CREATE TABLE inferences (
   pipeline_id      int NOT NULL,
   seq              bigint NOT NULL,
-  schema_id        int NOT NULL REFERENCES feature_schemas,
-  topic_id         int NOT NULL REFERENCES topics,
+  schema_id        int NOT NULL,
+  topic_id         int NOT NULL,
   kafka_partition  int NOT NULL,
   kafka_offset     bigint NOT NULL,
   sample_id        text,
@@ -79,7 +84,7 @@ CREATE TABLE inferences (
 CREATE TABLE metric_points (
   pipeline_id      int NOT NULL,
   seq              bigint NOT NULL,
-  topic_id         int NOT NULL REFERENCES topics,
+  topic_id         int NOT NULL,
   kafka_partition  int NOT NULL,
   kafka_offset     bigint NOT NULL,
   model            text NOT NULL,
