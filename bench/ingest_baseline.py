@@ -237,7 +237,7 @@ def main():
         "rate": round(stored / seconds, 1),
         # From the first commit on: excludes startup and the consumer group join.
         "steady_rate": round((stored - first_stored) / (seconds - first_commit), 1)
-        if seconds > first_commit else None,
+        if stored > first_stored else None,
         "peak_rss_kb": peak_rss_kb(),
         "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
     }
