@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "daemon/batch_writer.h"
 #include "daemon/kafka_config.h"
 #include "daemon/pg.h"
 #include "daemon/record_decoder.h"
@@ -21,11 +22,13 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxBatchBytes = 32u << 20;
 constexpr auto kLagInterval = std::chrono::seconds(1);
 constexpr int kPollTimeoutMs = 50;
+constexpr auto kWriterPoll = std::chrono::milliseconds(20);
 
 // Per assigned partition.
 struct PartitionState {
   bool ready = false;             // its stored offset is known and the consumer seeks to it
-  std::int64_t stored = -1;       // next offset stored in PostgreSQL (-1: none yet)
+  std::int64_t stored = -1;       // next offset committed in PostgreSQL (-1: none yet)
+  std::int64_t handed = -1;       // next offset after the batches handed to the writer
   std::int64_t next = -1;         // next offset expected from Kafka (-1: from the start)
   std::int64_t batch_first = -1;  // first offset of this partition in the open batch
   std::int64_t batch_last = -1;
@@ -77,29 +80,32 @@ struct StreamIngestor::Impl {
   void loop(const std::atomic<bool>& stop);
   void shutdown();
 
-  // Rebalance.
+  // Rebalance and positions.
   static void rebalance_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                  rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void on_assign(rd_kafka_topic_partition_list_t* partitions);
   void on_revoke(rd_kafka_topic_partition_list_t* partitions);
   bool load_stored_offsets();
+  void reload_offsets_later();
   void seek_ready_partitions();
   void set_paused(bool paused);
 
   // Records and batches.
   void on_message(const rd_kafka_message_t* message);
   bool batch_due() const;
-  void flush(const std::atomic<bool>& stop, bool single_attempt);
-  bool try_write();
-  void abandon_batch();
-  void after_commit(std::int64_t first_seq);
-  void wait_backoff(const std::atomic<bool>& stop, std::chrono::milliseconds delay);
+  void submit_open_batch();
+  void abandon_open_batch();
+  void wait_for_writer(const std::atomic<bool>& stop);
+  void drain_writer();
+  void handle_report(const WriteReport& report);
+  void after_commit(const WriteReport& report);
   void update_lag();
 
   StreamIngestor& owner;
   const config::Options& options;
   const config::PipelineOptions& pipeline;
   std::unique_ptr<IngestStore> store;
+  BatchWriter writer;
   RecordDecoder decoder;
   std::vector<BatchSubscriber*> subscribers;
 
@@ -108,11 +114,13 @@ struct StreamIngestor::Impl {
   bool offsets_pending = false;  // some assigned partitions wait for their stored offsets
   bool paused = false;
 
-  DecodedBatch batch;
-  std::vector<QuarantinedRecord> quarantined;
+  PendingBatch open;     // being filled by the consumer
+  PendingBatch written;  // the writer's last batch, returned for subscribers and reuse
   std::size_t batch_bytes = 0;
   Clock::time_point batch_started;
   Clock::time_point next_lag_update;
+  Clock::time_point next_offset_retry;
+  std::chrono::milliseconds offset_retry_delay{0};
 
   metrics::Counter& ingested;
   metrics::Counter& batches;
@@ -131,6 +139,7 @@ StreamIngestor::Impl::Impl(StreamIngestor& o, const config::Options& opts,
       options(opts),
       pipeline(p),
       store(std::move(s)),
+      writer(*store, opts.ingest.retry_initial, opts.ingest.retry_max),
       decoder(p, o.stream_, opts.ingest.max_message_bytes),
       ingested(m.ingested.with({p.name, std::string(stream_name(o.stream_))})),
       batches(m.batches.with({p.name, std::string(stream_name(o.stream_))})),
@@ -139,7 +148,8 @@ StreamIngestor::Impl::Impl(StreamIngestor& o, const config::Options& opts,
       paused_gauge(m.paused.with({p.name, std::string(stream_name(o.stream_))})),
       skipped(m.skipped.with({p.name, std::string(stream_name(o.stream_))})),
       metric_families(m) {
-  decoder.prepare(batch);
+  decoder.prepare(open.records);
+  decoder.prepare(written.records);
   for (int r = 0; r < kRejectReasonCount; ++r) {
     quarantined_by_reason.push_back(
         &m.quarantined.with({p.name, std::string(stream_name(o.stream_)),
@@ -182,6 +192,7 @@ void StreamIngestor::Impl::rebalance_callback(rd_kafka_t*, rd_kafka_resp_err_t e
 }
 
 bool StreamIngestor::Impl::load_stored_offsets() {
+  // REQUIRES: the writer is idle (the store has one connection).
   std::map<std::int32_t, std::int64_t> stored;
   try {
     stored = store->load_offsets();
@@ -191,16 +202,27 @@ bool StreamIngestor::Impl::load_stored_offsets() {
     return false;
   }
   for (auto& [partition, state] : partitions) {
+    if (state.ready) continue;
     auto it = stored.find(partition);
-    state.stored = it == stored.end() ? -1 : it->second;
-    state.next = state.stored;
+    state.stored = state.handed = state.next = it == stored.end() ? -1 : it->second;
     state.ready = true;
   }
   return true;
 }
 
+// After an offset conflict or an abandoned write: forget every position and re-read the
+// stored offsets (then seek) before consuming again.
+void StreamIngestor::Impl::reload_offsets_later() {
+  abandon_open_batch();
+  for (auto& [partition, state] : partitions) state.ready = false;
+  offsets_pending = true;
+  offset_retry_delay = options.ingest.retry_initial;
+  next_offset_retry = Clock::now();
+  set_paused(true);
+}
+
 void StreamIngestor::Impl::on_assign(rd_kafka_topic_partition_list_t* assigned) {
-  abandon_batch();
+  drain_writer();
   for (int i = 0; i < assigned->cnt; ++i) {
     PartitionState& state = partitions[assigned->elems[i].partition];
     state = PartitionState{};
@@ -213,8 +235,7 @@ void StreamIngestor::Impl::on_assign(rd_kafka_topic_partition_list_t* assigned) 
     const PartitionState& state = partitions[assigned->elems[i].partition];
     assigned->elems[i].offset = state.next >= 0 ? state.next : RD_KAFKA_OFFSET_BEGINNING;
   }
-  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
-  if (cooperative) {
+  if (std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE") {
     if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer, assigned)) {
       spdlog::error("incremental assign failed: {}", rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
@@ -222,17 +243,24 @@ void StreamIngestor::Impl::on_assign(rd_kafka_topic_partition_list_t* assigned) 
   } else {
     rd_kafka_assign(consumer, assigned);
   }
-  offsets_pending = !loaded;
-  if (!loaded) set_paused(true);
+  if (!loaded) {
+    offsets_pending = true;
+    offset_retry_delay = options.ingest.retry_initial;
+    next_offset_retry = Clock::now() + offset_retry_delay;
+    paused = false;  // new partitions start unpaused; pause them all
+    set_paused(true);
+  }
   owner.assigned_ = true;
   spdlog::info("{} {}: assigned {} partition(s){}", pipeline.name, owner.topic_, assigned->cnt,
                loaded ? "" : " (waiting for PostgreSQL)");
 }
 
 void StreamIngestor::Impl::on_revoke(rd_kafka_topic_partition_list_t* revoked) {
-  // The open batch is not durable: whoever gets these partitions next re-reads its records
-  // from the offsets stored in PostgreSQL.
-  abandon_batch();
+  // A write in flight either commits or not; then the open batch is dropped: whoever gets
+  // these partitions next re-reads its records from the offsets stored in PostgreSQL.
+  writer.abandon();
+  drain_writer();
+  abandon_open_batch();
   for (int i = 0; i < revoked->cnt; ++i) {
     auto it = partitions.find(revoked->elems[i].partition);
     if (it == partitions.end()) continue;
@@ -243,6 +271,8 @@ void StreamIngestor::Impl::on_revoke(rd_kafka_topic_partition_list_t* revoked) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer, revoked)) {
       rd_kafka_error_destroy(error);
     }
+    // The partitions kept must not skip the dropped records.
+    if (!partitions.empty()) reload_offsets_later();
   } else {
     rd_kafka_assign(consumer, nullptr);
     partitions.clear();
@@ -291,19 +321,20 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
   auto it = partitions.find(message->partition);
   if (it == partitions.end() || !it->second.ready || paused) return;  // re-read after seek
   PartitionState& state = it->second;
-  if (state.next >= 0 && message->offset < state.next) return;  // already stored
+  if (state.next >= 0 && message->offset < state.next) return;  // already taken
   if (state.next >= 0 && message->offset > state.next) {
     spdlog::warn("{} {} [{}]: offsets {}..{} are gone from the broker (retention); skipping",
                  pipeline.name, owner.topic_, message->partition, state.next, message->offset - 1);
     skipped.inc(static_cast<double>(message->offset - state.next));
   }
-  if (batch.size() == 0 && quarantined.empty()) batch_started = Clock::now();
+  if (open.empty()) batch_started = Clock::now();
   const RecordKey key{message->partition, message->offset};
   const std::string_view payload(static_cast<const char*>(message->payload), message->len);
-  if (auto rejection = decoder.decode(payload, key, batch)) {
+  if (auto rejection = decoder.decode(payload, key, open.records)) {
     const std::size_t kept = std::min(payload.size(), options.ingest.quarantine_raw_max_bytes);
-    quarantined.push_back(QuarantinedRecord{key, rejection->reason, std::move(rejection->detail),
-                                            std::string(payload.substr(0, kept)), payload.size()});
+    open.quarantined.push_back(
+        QuarantinedRecord{key, rejection->reason, std::move(rejection->detail),
+                          std::string(payload.substr(0, kept)), payload.size()});
   }
   if (state.batch_first < 0) state.batch_first = message->offset;
   state.batch_last = message->offset;
@@ -312,16 +343,15 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
 }
 
 bool StreamIngestor::Impl::batch_due() const {
-  const std::size_t records = batch.size() + quarantined.size();
+  const std::size_t records = open.records.size() + open.quarantined.size();
   if (records == 0) return false;
   return records >= static_cast<std::size_t>(options.ingest.batch_max_records) ||
          batch_bytes >= kMaxBatchBytes ||
          Clock::now() - batch_started >= options.ingest.batch_max_wait;
 }
 
-void StreamIngestor::Impl::abandon_batch() {
-  batch.clear();
-  quarantined.clear();
+void StreamIngestor::Impl::abandon_open_batch() {
+  open.clear();
   batch_bytes = 0;
   for (auto& [partition, state] : partitions) {
     if (state.batch_first >= 0) state.next = state.batch_first;
@@ -329,92 +359,94 @@ void StreamIngestor::Impl::abandon_batch() {
   }
 }
 
-bool StreamIngestor::Impl::try_write() {
-  std::vector<PartitionAdvance> advances;
-  for (const auto& [partition, state] : partitions) {
-    if (state.batch_first >= 0) {
-      advances.push_back({partition, state.stored, state.batch_last + 1});
-    }
-  }
-  const auto started = Clock::now();
-  const WriteResult result = store->write(batch, quarantined, advances);
-  if (result.status == WriteResult::Status::kOffsetConflict) {
-    spdlog::warn(
-        "{} {}: stored offsets moved under this consumer (another replica owns the "
-        "partitions now); dropping the batch and re-reading from PostgreSQL",
-        pipeline.name, owner.topic_);
-    abandon_batch();
-    offsets_pending = true;
-    set_paused(true);
-    return true;
-  }
-  batch_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
-  after_commit(result.first_seq);
-  return true;
-}
-
-void StreamIngestor::Impl::after_commit(std::int64_t first_seq) {
-  PartitionList committed(static_cast<int>(partitions.size()));
+void StreamIngestor::Impl::submit_open_batch() {
   for (auto& [partition, state] : partitions) {
     if (state.batch_first < 0) continue;
-    state.stored = state.batch_last + 1;
+    open.advances.push_back({partition, state.handed, state.batch_last + 1});
+    state.handed = state.batch_last + 1;
     state.batch_first = state.batch_last = -1;
-    rd_kafka_topic_partition_list_add(committed.list, owner.topic_.c_str(), partition)->offset =
-        state.stored;
+  }
+  batch_bytes = 0;
+  writer.submit(open);
+  decoder.prepare(open.records);  // the spare buffers it got back may be blank
+}
+
+// Blocks until the writer is idle. While its write keeps failing, the partitions are paused
+// and the consumer only serves rebalance callbacks; on success they resume where the batches
+// handed over end.
+void StreamIngestor::Impl::wait_for_writer(const std::atomic<bool>& stop) {
+  while (writer.busy()) {
+    if (auto report = writer.wait(paused ? std::chrono::milliseconds(0) : kWriterPoll, written)) {
+      handle_report(*report);
+      return;
+    }
+    if (stop) writer.abandon();
+    if (writer.failing() > 0 && !paused) {
+      spdlog::warn("{} {}: cannot write to PostgreSQL, pausing consumption and retrying",
+                   pipeline.name, owner.topic_);
+      set_paused(true);
+    }
+    if (paused) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, kPollTimeoutMs)) {
+        rd_kafka_message_destroy(m);  // paused: re-read after the seek on resume
+      }
+    }
+  }
+}
+
+void StreamIngestor::Impl::drain_writer() {
+  while (writer.busy()) {
+    if (auto report = writer.wait(std::chrono::milliseconds(1000), written)) {
+      handle_report(*report);
+    }
+  }
+}
+
+void StreamIngestor::Impl::handle_report(const WriteReport& report) {
+  write_failures.inc(report.failed_attempts);
+  switch (report.outcome) {
+    case WriteReport::Outcome::kCommitted:
+      if (report.failed_attempts > 0) {
+        spdlog::info("{} {}: batch written after {} failed attempt(s) (last: {})", pipeline.name,
+                     owner.topic_, report.failed_attempts, report.last_error);
+      }
+      after_commit(report);
+      break;
+    case WriteReport::Outcome::kOffsetConflict:
+      spdlog::warn(
+          "{} {}: stored offsets moved under this consumer (another replica owns the "
+          "partitions now); dropping the batch and re-reading from PostgreSQL",
+          pipeline.name, owner.topic_);
+      reload_offsets_later();
+      break;
+    case WriteReport::Outcome::kAbandoned:
+      spdlog::warn("{} {}: batch not written ({}); it will be re-read", pipeline.name, owner.topic_,
+                   report.last_error);
+      reload_offsets_later();
+      break;
+  }
+  written.clear();
+}
+
+void StreamIngestor::Impl::after_commit(const WriteReport& report) {
+  PartitionList committed(static_cast<int>(written.advances.size()));
+  for (const PartitionAdvance& advance : written.advances) {
+    auto it = partitions.find(advance.partition);
+    if (it != partitions.end()) it->second.stored = advance.new_next_offset;
+    rd_kafka_topic_partition_list_add(committed.list, owner.topic_.c_str(), advance.partition)
+        ->offset = advance.new_next_offset;
   }
   // Advisory only, for Kafka tooling (lag dashboards): PostgreSQL holds the truth.
   if (committed.list->cnt > 0) rd_kafka_commit(consumer, committed.list, 1);
-  ingested.inc(static_cast<double>(batch.size()));
-  for (const QuarantinedRecord& q : quarantined) {
+  ingested.inc(static_cast<double>(written.records.size()));
+  for (const QuarantinedRecord& q : written.quarantined) {
     quarantined_by_reason[static_cast<int>(q.reason)]->inc();
   }
   batches.inc();
-  const CommittedBatch done{pipeline.name, owner.stream_, first_seq, batch, quarantined.size()};
+  batch_seconds.observe(report.seconds);
+  const CommittedBatch done{pipeline.name, owner.stream_, report.first_seq, written.records,
+                            written.quarantined.size()};
   for (BatchSubscriber* subscriber : subscribers) subscriber->on_committed(done);
-  batch.clear();
-  quarantined.clear();
-  batch_bytes = 0;
-}
-
-void StreamIngestor::Impl::wait_backoff(const std::atomic<bool>& stop,
-                                        std::chrono::milliseconds delay) {
-  const auto until = Clock::now() + delay;
-  while (!stop && Clock::now() < until) {
-    // Serves rebalance callbacks; partitions are paused, and anything already fetched is
-    // ignored and re-read after the seek on resume.
-    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, kPollTimeoutMs)) {
-      rd_kafka_message_destroy(m);
-    }
-  }
-}
-
-void StreamIngestor::Impl::flush(const std::atomic<bool>& stop, bool single_attempt) {
-  auto delay = options.ingest.retry_initial;
-  while (batch.size() + quarantined.size() > 0) {
-    try {
-      try_write();
-      if (paused && !offsets_pending) {
-        seek_ready_partitions();
-        set_paused(false);
-        spdlog::info("{} {}: PostgreSQL reachable again, consumption resumed", pipeline.name,
-                     owner.topic_);
-      }
-      return;
-    } catch (const pg::PgError& e) {
-      write_failures.inc();
-      if (single_attempt || stop) {
-        spdlog::warn("{} {}: open batch not written ({}); it will be re-read", pipeline.name,
-                     owner.topic_, e.what());
-        abandon_batch();
-        return;
-      }
-      spdlog::warn("{} {}: batch write failed, retrying in {} ms: {}", pipeline.name, owner.topic_,
-                   delay.count(), e.what());
-      set_paused(true);
-      wait_backoff(stop, delay);
-      delay = std::min(delay * 2, options.ingest.retry_max);
-    }
-  }
 }
 
 void StreamIngestor::Impl::update_lag() {
@@ -433,33 +465,47 @@ void StreamIngestor::Impl::update_lag() {
 }
 
 void StreamIngestor::Impl::loop(const std::atomic<bool>& stop) {
-  auto delay = options.ingest.retry_initial;
   while (!stop) {
-    if (offsets_pending) {
+    if (offsets_pending && !writer.busy() && Clock::now() >= next_offset_retry) {
       if (load_stored_offsets()) {
         offsets_pending = false;
-        delay = options.ingest.retry_initial;
         seek_ready_partitions();
         set_paused(false);
       } else {
-        wait_backoff(stop, delay);
-        delay = std::min(delay * 2, options.ingest.retry_max);
-        continue;
+        offset_retry_delay = std::min(offset_retry_delay * 2, options.ingest.retry_max);
+        next_offset_retry = Clock::now() + offset_retry_delay;
       }
     }
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, kPollTimeoutMs);
-    if (message) {
+    if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, kPollTimeoutMs)) {
       on_message(message);
       rd_kafka_message_destroy(message);
     }
-    if (batch_due()) flush(stop, false);
+    if (writer.busy()) {
+      if (auto report = writer.wait(std::chrono::milliseconds(0), written)) handle_report(*report);
+    }
+    if (batch_due()) {
+      wait_for_writer(stop);
+      if (!open.empty() && !offsets_pending) submit_open_batch();
+    }
+    if (paused && !offsets_pending && !writer.busy()) {
+      seek_ready_partitions();
+      set_paused(false);
+      spdlog::info("{} {}: PostgreSQL reachable again, consumption resumed", pipeline.name,
+                   owner.topic_);
+    }
     update_lag();
   }
 }
 
 void StreamIngestor::Impl::shutdown() {
-  static const std::atomic<bool> kNoStop{false};
-  flush(kNoStop, true);
+  // Finish the write in flight, then give the open batch one attempt; what is not written is
+  // re-read from the stored offsets next time.
+  drain_writer();
+  if (!open.empty() && !offsets_pending) {
+    submit_open_batch();
+    writer.abandon();
+    drain_writer();
+  }
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   consumer = nullptr;
