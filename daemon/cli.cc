@@ -1,6 +1,5 @@
 #include "daemon/cli.h"
 
-#include <signal.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +18,7 @@
 #include "daemon/embedded_broker.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
+#include "daemon/signals.h"
 
 namespace ctd::cli {
 namespace {
@@ -94,17 +94,6 @@ std::optional<int> parse_int(const std::string& text, int min, int max) {
   return value;
 }
 
-int wait_for_shutdown_signal() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  return signal_number;
-}
-
 }  // namespace
 
 int run(const Args& args) {
@@ -172,6 +161,8 @@ int dev_broker(const Args& args) {
     return 2;
   }
   try {
+    // Before librdkafka's and the io thread start, so that they inherit the blocked signals.
+    const sigset_t signals = block_shutdown_signals();
     kafka::EmbeddedBroker broker;
     for (const std::string& topic : topics) broker.create_topic(topic, partitions);
     boost::asio::io_context io;
@@ -189,7 +180,7 @@ int dev_broker(const Args& args) {
     std::cout << "bootstrap.servers=" << bootstrap << std::endl;
     std::cerr << "embedded Kafka broker: " << topics.size() << " topic(s) of " << partitions
               << " partition(s); in memory, about 5 MB kept per partition; Ctrl-C stops it\n";
-    wait_for_shutdown_signal();
+    wait_for_shutdown_signal(signals);
     io.stop();
     io_thread.join();
     return 0;

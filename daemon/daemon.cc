@@ -1,8 +1,8 @@
 #include "daemon/daemon.h"
 
 #include <signal.h>
-#include <unistd.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -19,6 +19,7 @@
 #include "daemon/metrics.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
+#include "daemon/signals.h"
 #include "daemon/stream_ingestor.h"
 
 namespace ctd {
@@ -64,8 +65,9 @@ bool ensure_schema(const config::Options& options, const RunFlags& flags) {
   }
 }
 
-http::HttpResponse readiness(const HealthProber& prober,
-                             const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
+http::HttpResponse readiness(
+    const HealthProber& prober,
+    const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
   nlohmann::json checks = nlohmann::json::object();
   bool ready = prober.postgres_up() && prober.schema_current();
   checks["postgres"] = prober.postgres_up() ? "ok" : prober.last_error();
@@ -108,20 +110,10 @@ void start_embedded_broker(const config::Options& options,
                broker->bootstrap_servers());
 }
 
-// Blocks SIGTERM and SIGINT in every thread (call before starting any) and waits for one.
-sigset_t block_shutdown_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
-}
-
 }  // namespace
 
 int run_daemon(const config::Options& options, const RunFlags& flags) {
-  const sigset_t signals = block_shutdown_signals();
+  const sigset_t signals = block_shutdown_signals();  // before any thread starts
   if (!ensure_schema(options, flags)) return 2;
 
   std::unique_ptr<kafka::EmbeddedBroker> broker;
@@ -180,8 +172,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = wait_for_shutdown_signal(signals);
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   stop = true;
   for (std::thread& t : threads) t.join();

@@ -3,14 +3,12 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -21,13 +19,12 @@
 
 #include "daemon/pg.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/temp_dir.h"
 
 extern char** environ;
 
 namespace ctd {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr auto kChildTimeout = std::chrono::seconds(60);
 const std::string kCtd = CTD_BINARY_DIR "/ctd";
@@ -126,35 +123,6 @@ std::string read_file(const std::string& path) {
   return body.str();
 }
 
-// A temporary directory, removed with its contents in the destructor.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ctd-cli-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Writes `content` to `name` in the directory; returns the file's path.
-  std::string write(const std::string& name, const std::string& content) const {
-    const std::string path = (path_ / name).string();
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    if (!out) throw std::runtime_error("cannot write " + path);
-    return path;
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
 // Tests that need no database.
 TEST(CliTest, CheckConfigPrintsTheResolvedConfiguration) {
   const RunResult result = run_ctd({"check-config", kDemoConfig}, {});
@@ -174,7 +142,7 @@ TEST(CliTest, CheckConfigReportsPositionsAndSuggestions) {
   broken.replace(at, key.size(), "  batch_max_recrods:");
   const int line = 1 + static_cast<int>(std::count(demo.begin(), demo.begin() + at, '\n'));
 
-  TempDir dir;
+  testing::TempDir dir("ctd-cli");
   const std::string path = dir.write("broken.yaml", broken);
   const RunResult result = run_ctd({"check-config", path}, {});
   EXPECT_FALSE(result.timed_out);
@@ -261,7 +229,7 @@ TEST_F(CliDatabaseTest, MigrateAppliesOnceThenReportsCurrent) {
 }
 
 TEST_F(CliDatabaseTest, MigrateFromADirectoryAppliesItsFiles) {
-  TempDir dir;
+  testing::TempDir dir("ctd-cli");
   dir.write("0001_first.sql", "CREATE TABLE first_table (id int);\n");
   dir.write("0002_second.sql", "CREATE TABLE second_table (id int);\n");
   dir.write("README.md", "not a migration");

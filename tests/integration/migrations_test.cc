@@ -5,10 +5,7 @@
 #include "daemon/schema.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
 #include <latch>
 #include <map>
 #include <memory>
@@ -20,11 +17,11 @@
 #include "daemon/pg.h"
 #include "daemon/sha256.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace ctd::schema {
 namespace {
 
-namespace fs = std::filesystem;
 using Names = std::vector<std::string>;
 
 // The tables that 0001_ingestion.sql creates.
@@ -103,32 +100,6 @@ std::string runtime_error_of(Call call) {
   ADD_FAILURE() << "expected std::runtime_error";
   return "";
 }
-
-// A temporary directory, removed with its contents in the destructor.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ctd-migrations-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream out(path_ / name, std::ios::binary);
-    out << content;
-    if (!out) throw std::runtime_error("cannot write " + (path_ / name).string());
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 class MigrationsTest : public ::testing::Test {
  protected:
@@ -267,10 +238,10 @@ TEST_F(MigrationsTest, UnknownAppliedMigrationIsRefused) {
 }
 
 TEST_F(MigrationsTest, PendingMigrationsFromADirectoryAreReported) {
-  TempDir dir;
+  testing::TempDir dir("ctd-migrations");
   dir.write("0001_a.sql", "CREATE TABLE table_a (id int PRIMARY KEY);\n");
   dir.write("0002_b.sql", "CREATE TABLE table_b (id int PRIMARY KEY);\n");
-  const std::vector<Migration> all = load_directory(dir.path().string());
+  const std::vector<Migration> all = load_directory(dir.path());
   ASSERT_EQ(names_of(all), Names({"0001_a.sql", "0002_b.sql"}));
 
   EXPECT_EQ(migrate(connection(), {all[0]}).applied, Names({"0001_a.sql"}));
@@ -389,7 +360,7 @@ TEST_F(MigrationsTest, ConcurrentMigrateAppliesEachMigrationExactlyOnce) {
 }
 
 TEST_F(MigrationsTest, LoadDirectorySortsByNameAndIgnoresOtherFiles) {
-  TempDir dir;
+  testing::TempDir dir("ctd-migrations");
   dir.write("0010_c.sql", "SELECT 10;");
   dir.write("0002_b.sql", "SELECT 2;");
   dir.write("0001_a.sql", "SELECT 1;");
@@ -397,7 +368,7 @@ TEST_F(MigrationsTest, LoadDirectorySortsByNameAndIgnoresOtherFiles) {
   dir.write("0003_old.sql.bak", "SELECT 3;");
   dir.write("notes.txt", "SELECT 4;");
 
-  const std::vector<Migration> loaded = load_directory(dir.path().string());
+  const std::vector<Migration> loaded = load_directory(dir.path());
   ASSERT_EQ(names_of(loaded), Names({"0001_a.sql", "0002_b.sql", "0010_c.sql"}));
   EXPECT_EQ(loaded[0].sql, "SELECT 1;");
   EXPECT_EQ(loaded[2].sql, "SELECT 10;");
@@ -409,8 +380,8 @@ TEST_F(MigrationsTest, LoadDirectorySortsByNameAndIgnoresOtherFiles) {
 }
 
 TEST_F(MigrationsTest, LoadDirectoryThrowsForAMissingDirectory) {
-  TempDir dir;
-  const std::string missing = (dir.path() / "does-not-exist").string();
+  testing::TempDir dir("ctd-migrations");
+  const std::string missing = dir.path() + "/does-not-exist";
   EXPECT_TRUE(contains(runtime_error_of([&] { load_directory(missing); }), missing));
 }
 

@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,6 +18,8 @@ extern char** environ;
 
 namespace ctd::testing {
 namespace {
+
+constexpr char kLogName[] = "ctd.log";  // the child's stdout and stderr, in the TempDir
 
 int connect_loopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -70,12 +71,10 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
-DaemonProcess::DaemonProcess(const std::string& config_yaml,
-                             std::map<std::string, std::string> env) {
-  char pattern[] = "/tmp/ctd-daemon-XXXXXX";
-  if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-  dir_ = pattern;
-  std::ofstream(dir_ + "/ctd.yaml") << config_yaml;
+DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env)
+    : dir_("ctd-daemon") {
+  const std::string config = dir_.write("ctd.yaml", config_yaml);
+  const std::string log = dir_.path() + "/" + kLogName;
   http_port_ = free_port();
   env["CTD_HTTP_PORT"] = std::to_string(http_port_);
 
@@ -89,8 +88,6 @@ DaemonProcess::DaemonProcess(const std::string& config_yaml,
   for (std::string& entry : environment) envp.push_back(entry.data());
   envp.push_back(nullptr);
   const std::string binary = std::string(CTD_BINARY_DIR) + "/ctd";
-  const std::string config = dir_ + "/ctd.yaml";
-  const std::string log = dir_ + "/ctd.log";
 
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -109,8 +106,6 @@ DaemonProcess::~DaemonProcess() {
     kill(pid_, SIGKILL);
     wait_exit(std::chrono::seconds(10));
   }
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
 }
 
 bool DaemonProcess::running() {
@@ -147,7 +142,7 @@ std::optional<int> DaemonProcess::wait_exit(std::chrono::seconds timeout) {
 }
 
 std::string DaemonProcess::log() const {
-  std::ifstream in(dir_ + "/ctd.log");
+  std::ifstream in(dir_.path() + "/" + kLogName);
   std::stringstream out;
   out << in.rdbuf();
   return out.str();

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace ctd::testing {
 
 // GET http://127.0.0.1:port/path with a raw socket; the status code and body, or nullopt if
@@ -43,7 +45,7 @@ class DaemonProcess {
   std::string log() const;  // the child's stdout and stderr so far
 
  private:
-  std::string dir_;
+  TempDir dir_;  // the config file and the log; destroyed after the child is reaped
   pid_t pid_ = -1;
   int http_port_ = 0;
   std::optional<int> exit_status_;
