@@ -124,6 +124,7 @@ def main():
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--group", default="py-bench")
+    parser.add_argument("--batch", type=int, default=10000)
     parser.add_argument("--setup-only", action="store_true")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
@@ -166,7 +167,7 @@ def main():
             print(f"baseline: timed out after {args.timeout}s with {stored} stored",
                   file=sys.stderr)
             return 1
-        messages = consumer.consume(num_messages=10000, timeout=0.1)
+        messages = consumer.consume(num_messages=args.batch, timeout=0.1)
         if not messages:
             continue
         rows = []

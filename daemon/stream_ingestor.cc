@@ -22,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxBatchBytes = 32u << 20;
 constexpr auto kLagInterval = std::chrono::seconds(1);
 constexpr int kPollTimeoutMs = 50;
+// Messages taken from the consumer queue per call: amortises the queue's locking.
+constexpr std::size_t kConsumeBatch = 1000;
 constexpr auto kWriterPoll = std::chrono::milliseconds(20);
 
 // Per assigned partition.
@@ -110,6 +112,8 @@ struct StreamIngestor::Impl {
   std::vector<BatchSubscriber*> subscribers;
 
   rd_kafka_t* consumer = nullptr;
+  rd_kafka_queue_t* queue = nullptr;  // the consumer queue (messages and rebalance events)
+  std::vector<rd_kafka_message_t*> messages = std::vector<rd_kafka_message_t*>(kConsumeBatch);
   std::map<std::int32_t, PartitionState> partitions;
   bool offsets_pending = false;  // some assigned partitions wait for their stored offsets
   bool paused = false;
@@ -159,11 +163,13 @@ StreamIngestor::Impl::Impl(StreamIngestor& o, const config::Options& opts,
 
 void StreamIngestor::Impl::create_consumer() {
   const std::string group = options.kafka.group_id + "." + owner.topic_;
-  rd_kafka_conf_t* conf = kafka::make_client_config(
-      options.kafka, {{"auto.offset.reset", "earliest"}, {"queued.max.messages.kbytes", "32768"}},
-      {{"group.id", group},
-       {"enable.auto.commit", "false"},
-       {"enable.auto.offset.store", "false"}});
+  rd_kafka_conf_t* conf = kafka::make_client_config(options.kafka,
+                                                    {{"auto.offset.reset", "earliest"},
+                                                     {"queued.max.messages.kbytes", "32768"},
+                                                     {"fetch.wait.max.ms", "10"}},
+                                                    {{"group.id", group},
+                                                     {"enable.auto.commit", "false"},
+                                                     {"enable.auto.offset.store", "false"}});
   rd_kafka_conf_set_rebalance_cb(conf, &Impl::rebalance_callback);
   rd_kafka_conf_set_opaque(conf, this);
   char error[512];
@@ -173,6 +179,7 @@ void StreamIngestor::Impl::create_consumer() {
     throw std::runtime_error(std::string("cannot create Kafka consumer: ") + error);
   }
   rd_kafka_poll_set_consumer(consumer);
+  queue = rd_kafka_queue_get_consumer(consumer);
   PartitionList topics(1);
   rd_kafka_topic_partition_list_add(topics.list, owner.topic_.c_str(), RD_KAFKA_PARTITION_UA);
   if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics.list)) {
@@ -476,9 +483,15 @@ void StreamIngestor::Impl::loop(const std::atomic<bool>& stop) {
         next_offset_retry = Clock::now() + offset_retry_delay;
       }
     }
-    if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, kPollTimeoutMs)) {
-      on_message(message);
-      rd_kafka_message_destroy(message);
+    // Stops at the batch limit so a batch never outgrows batch_max_records.
+    const std::size_t room = static_cast<std::size_t>(options.ingest.batch_max_records) -
+                             std::min<std::size_t>(open.records.size() + open.quarantined.size(),
+                                                   options.ingest.batch_max_records - 1);
+    const ssize_t count = rd_kafka_consume_batch_queue(queue, kPollTimeoutMs, messages.data(),
+                                                       std::min(room, kConsumeBatch));
+    for (ssize_t i = 0; i < count; ++i) {
+      on_message(messages[i]);
+      rd_kafka_message_destroy(messages[i]);
     }
     if (writer.busy()) {
       if (auto report = writer.wait(std::chrono::milliseconds(0), written)) handle_report(*report);
@@ -506,6 +519,8 @@ void StreamIngestor::Impl::shutdown() {
     writer.abandon();
     drain_writer();
   }
+  rd_kafka_queue_destroy(queue);
+  queue = nullptr;
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   consumer = nullptr;
@@ -520,6 +535,7 @@ StreamIngestor::StreamIngestor(const config::Options& options,
 }
 
 StreamIngestor::~StreamIngestor() {
+  if (impl_->queue) rd_kafka_queue_destroy(impl_->queue);
   if (impl_->consumer) rd_kafka_destroy(impl_->consumer);
 }
 

@@ -5,7 +5,10 @@
 --   1. consumer_offsets holds, per topic-partition, the offset of the next message to ingest;
 --      a batch moves it with a compare-and-set from the value the batch started from;
 --   2. every stored record (sample, inference, metric point or quarantined record) is unique
---      on (topic_id, kafka_partition, kafka_offset).
+--      on (topic_id, kafka_partition, kafka_offset). Rule 1 alone gives exactly-once; this
+--      index turns a bug in it into a failed batch instead of silent duplicates in training
+--      data, for about a third of PostgreSQL's COPY time (300k rows: 0.88 s with it, 0.58 s
+--      without) and a few percent of end-to-end throughput.
 -- Sequence numbers come from stream_sequences under a row lock held to commit, so sequence
 -- order equals commit order: a sequence range, once committed, never gains rows.
 --

@@ -25,6 +25,26 @@ using namespace std::chrono_literals;
 constexpr const char* kTopic = "it.labels";
 constexpr int kPartitions = 8;
 
+// Polls /metrics until `done(exposition)` holds (metrics follow the database commit by a
+// moment: the consumer thread records them when it collects the writer's report). Returns the
+// last exposition, for messages.
+template <typename Done>
+std::string wait_for_metrics(int port, Done done) {
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto reply = http_get(port, "/metrics")) body = reply->body;
+    if (done(body)) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return body;
+}
+
+std::string wait_for_metric(int port, const std::string& line) {
+  return wait_for_metrics(
+      port, [&](const std::string& body) { return body.find(line) != std::string::npos; });
+}
+
 std::string good_record(long i) {
   return R"({"id":"m)" + std::to_string(i) + R"(","event_time":)" +
          std::to_string(1700000000000 + i) + R"(,"features":{"f0":)" +
@@ -131,17 +151,15 @@ TEST_F(IngestionTest, HundredThousandMessagesLandExactlyOnce) {
       << "f2 (optional, present in every record) must be stored";
   EXPECT_EQ(query("SELECT count(*) FROM samples WHERE label = 1"), kCount / 2);
 
-  auto metrics = http_get(daemon->http_port(), "/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(
-      metrics->body.find(R"(ctd_ingested_records_total{pipeline="p1",stream="labels"} 100000)"),
-      std::string::npos)
-      << metrics->body;
-  EXPECT_NE(metrics->body.find(R"(ctd_consumer_lag_records{pipeline="p1",stream="labels",)"
-                               R"(topic="it.labels",partition="7"})"),
+  const std::string ingested =
+      R"(ctd_ingested_records_total{pipeline="p1",stream="labels"} 100000)";
+  const std::string metrics = wait_for_metric(daemon->http_port(), ingested);
+  EXPECT_NE(metrics.find(ingested), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(R"(ctd_consumer_lag_records{pipeline="p1",stream="labels",)"
+                         R"(topic="it.labels",partition="7"})"),
             std::string::npos)
       << "lag is reported per partition\n"
-      << metrics->body;
+      << metrics;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(30s), 0) << daemon->log();
 }
@@ -204,13 +222,15 @@ TEST_F(IngestionTest, PostgresOutageMidIngestionLosesNothing) {
 
   EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << daemon->log();
   expect_exactly_once(kCount);
-  auto metrics = http_get(daemon->http_port(), "/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_EQ(
-      metrics->body.find(R"(ctd_ingest_write_failures_total{pipeline="p1",stream="labels"} 0)"),
-      std::string::npos)
+  const std::string no_failures =
+      R"(ctd_ingest_write_failures_total{pipeline="p1",stream="labels"} 0)";
+  const std::string metrics = wait_for_metrics(daemon->http_port(), [&](const std::string& body) {
+    return body.find("ctd_ingest_write_failures_total") != std::string::npos &&
+           body.find(no_failures) == std::string::npos;
+  });
+  EXPECT_EQ(metrics.find(no_failures), std::string::npos)
       << "the outage must have been seen as failed writes\n"
-      << metrics->body;
+      << metrics;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(30s), 0) << daemon->log();
 }
@@ -277,12 +297,10 @@ TEST_F(IngestionTest, EveryBadInputClassIsQuarantinedWhileGoodRecordsFlow) {
     EXPECT_LE(rows.integer(row, 4), 64) << "raw bytes are truncated to quarantine_raw_max_bytes";
   }
   EXPECT_EQ(query("SELECT next_offset FROM consumer_offsets WHERE kafka_partition = 0"), offset);
-  auto metrics = http_get(daemon->http_port(), "/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(
-      metrics->body.find(
-          R"(ctd_quarantined_records_total{pipeline="p1",stream="labels",reason="invalid_json"} 1)"),
-      std::string::npos);
+  const std::string invalid_json =
+      R"(ctd_quarantined_records_total{pipeline="p1",stream="labels",reason="invalid_json"} 1)";
+  const std::string metrics = wait_for_metric(daemon->http_port(), invalid_json);
+  EXPECT_NE(metrics.find(invalid_json), std::string::npos) << metrics;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(30s), 0);
 }
