@@ -8,7 +8,7 @@
 --      on (topic_id, kafka_partition, kafka_offset). Rule 1 alone gives exactly-once; this
 --      index turns a bug in it into a failed batch instead of silent duplicates in training
 --      data, for about a third of PostgreSQL's COPY time (300k rows: 0.88 s with it, 0.58 s
---      without) and a few percent of end-to-end throughput.
+--      without) and about 15% of end-to-end throughput (docs/benchmarks.md).
 -- Sequence numbers come from stream_sequences under a row lock held to commit, so sequence
 -- order equals commit order: a sequence range, once committed, never gains rows.
 --
