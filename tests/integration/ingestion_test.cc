@@ -305,6 +305,29 @@ TEST_F(IngestionTest, EveryBadInputClassIsQuarantinedWhileGoodRecordsFlow) {
   EXPECT_EQ(daemon->wait_exit(30s), 0);
 }
 
+TEST_F(IngestionTest, StartsFromTheOffsetsStoredInPostgresNotFromKafka) {
+  {
+    pg::PgConnection connection(pg_->dsn());
+    const long long topic_id =
+        connection.exec("INSERT INTO topics (name) VALUES ($1) RETURNING topic_id", {kTopic})
+            .integer(0, 0);
+    connection.exec(
+        "INSERT INTO consumer_offsets (topic_id, kafka_partition, next_offset) "
+        "VALUES ($1, 0, 6)",
+        {std::to_string(topic_id)});
+  }
+  for (long i = 0; i < 10; ++i) producer_->produce(kTopic, good_record(i), 0);
+  producer_->flush();
+  auto daemon = start_daemon();
+  EXPECT_EQ(wait_for_records(4, 60s), 4) << daemon->log();
+  EXPECT_EQ(query("SELECT min(kafka_offset) FROM samples"), 6);
+  EXPECT_EQ(query("SELECT max(kafka_offset) FROM samples"), 9);
+  EXPECT_EQ(query("SELECT next_offset FROM consumer_offsets WHERE kafka_partition = 0"), 10);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0);
+  EXPECT_EQ(query("SELECT count(*) FROM samples"), 4) << "offsets 0..5 were stored before";
+}
+
 TEST_F(IngestionTest, InferencesAndMetricsAreStoredWithTheirFields) {
   broker_->create_topic("it.inferences", 2);
   broker_->create_topic("it.metrics", 2);
