@@ -25,6 +25,7 @@ constexpr int kPollTimeoutMs = 50;
 // Messages taken from the consumer queue per call: amortises the queue's locking.
 constexpr std::size_t kConsumeBatch = 1000;
 constexpr auto kWriterPoll = std::chrono::milliseconds(20);
+constexpr auto kCloseDeadline = std::chrono::seconds(5);
 
 // Per assigned partition.
 struct PartitionState {
@@ -81,6 +82,7 @@ struct StreamIngestor::Impl {
   void create_consumer();
   void loop(const std::atomic<bool>& stop);
   void shutdown();
+  void close_consumer();
 
   // Rebalance and positions.
   static void rebalance_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -519,10 +521,39 @@ void StreamIngestor::Impl::shutdown() {
     writer.abandon();
     drain_writer();
   }
+  close_consumer();
+}
+
+// Leaves the group (serving the revoke callback) within kCloseDeadline; a broker that does not
+// answer would otherwise hold shutdown for up to the session timeout. Nothing depends on the
+// group leave: the stored offsets are in PostgreSQL.
+void StreamIngestor::Impl::close_consumer() {
+  const auto deadline = Clock::now() + kCloseDeadline;
+  bool closed = false;
+  if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(consumer, queue)) {
+    spdlog::warn("{} {}: consumer close failed: {}", pipeline.name, owner.topic_,
+                 rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  } else {
+    while (!(closed = rd_kafka_consumer_closed(consumer)) && Clock::now() < deadline) {
+      if (rd_kafka_event_t* event = rd_kafka_queue_poll(queue, kPollTimeoutMs)) {
+        if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE) {
+          rebalance_callback(consumer, rd_kafka_event_error(event),
+                             rd_kafka_event_topic_partition_list(event), this);
+        }
+        rd_kafka_event_destroy(event);
+      }
+    }
+  }
+  if (!closed) {
+    spdlog::warn(
+        "{} {}: the group did not confirm the leave within {} s (broker gone?); "
+        "closing anyway",
+        pipeline.name, owner.topic_, kCloseDeadline.count());
+  }
   rd_kafka_queue_destroy(queue);
   queue = nullptr;
-  rd_kafka_consumer_close(consumer);
-  rd_kafka_destroy(consumer);
+  rd_kafka_destroy_flags(consumer, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   consumer = nullptr;
 }
 

