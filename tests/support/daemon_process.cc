@@ -71,7 +71,8 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
-DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env)
+DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env,
+                             std::vector<std::string> extra_args)
     : dir_("ctd-daemon") {
   const std::string config = dir_.write("ctd.yaml", config_yaml);
   const std::string log = dir_.path() + "/" + kLogName;
@@ -95,8 +96,10 @@ DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::strin
     const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
     dup2(out, 2);
-    const char* argv[] = {binary.c_str(), "run", "-c", config.c_str(), nullptr};
-    execve(binary.c_str(), const_cast<char* const*>(argv), envp.data());
+    std::vector<const char*> argv = {binary.c_str(), "run", "-c", config.c_str()};
+    for (const std::string& arg : extra_args) argv.push_back(arg.c_str());
+    argv.push_back(nullptr);
+    execve(binary.c_str(), const_cast<char* const*>(argv.data()), envp.data());
     _exit(127);
   }
 }

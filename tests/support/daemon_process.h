@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/support/temp_dir.h"
 
@@ -29,9 +30,10 @@ int free_port();
 
 class DaemonProcess {
  public:
-  // Writes `config_yaml` to a temporary file and starts `ctd run -c FILE` with `env` added to
-  // the environment and CTD_HTTP_PORT set to a free port.
-  DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env);
+  // Writes `config_yaml` to a temporary file and starts `ctd run -c FILE [extra_args...]`
+  // with `env` added to the environment and CTD_HTTP_PORT set to a free port.
+  DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env,
+                std::vector<std::string> extra_args = {});
   ~DaemonProcess();  // SIGKILLs the child if still running; removes the files
 
   // Polls /readyz until 200 or the timeout; false if the child exited or time ran out.

@@ -1,0 +1,77 @@
+// `ctd run` as a process: --migrate, the HTTP endpoints, and a fatal start-up error.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "daemon/pg.h"
+#include "daemon/schema.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/pg_server.h"
+
+namespace ctd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string config_with(const std::string& kafka_extra) {
+  return R"(
+postgres: {dsn: "set by CTD_POSTGRES_DSN"}
+kafka:
+  brokers: embedded
+  embedded_partitions: 2
+)" + kafka_extra +
+         R"(
+pipelines:
+  - name: p
+    topics: {labels: run.labels}
+    features: [{name: x, type: numeric}]
+    label: {kind: regression}
+)";
+}
+
+class RunTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pg_ = PgServer::start(); }
+  std::map<std::string, std::string> env() const { return {{"CTD_POSTGRES_DSN", pg_->dsn()}}; }
+  std::unique_ptr<PgServer> pg_;
+};
+
+TEST_F(RunTest, MigrateFlagAppliesPendingMigrationsThenServes) {
+  DaemonProcess daemon(config_with(""), env(), {"--migrate"});
+  ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
+  pg::PgConnection connection(pg_->dsn());
+  EXPECT_TRUE(schema::inspect(connection, schema::builtin_migrations()).current());
+
+  auto health = http_get(daemon.http_port(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http_get(daemon.http_port(), "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_NE(ready->body.find(R"("ready":true)"), std::string::npos) << ready->body;
+  auto metrics = http_get(daemon.http_port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("ctd_postgres_up 1"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("# TYPE ctd_ingested_records_total counter"), std::string::npos);
+  auto missing = http_get(daemon.http_port(), "/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(30s), 0) << daemon.log();
+  EXPECT_NE(daemon.log().find("embedded Kafka broker listening on 127.0.0.1:"), std::string::npos);
+}
+
+TEST_F(RunTest, AnUnknownKafkaPropertyStopsTheDaemonWithItsName) {
+  DaemonProcess daemon(config_with("  properties: {no.such.property: 1}"), env(), {"--migrate"});
+  const auto status = daemon.wait_exit(60s);
+  ASSERT_TRUE(status) << daemon.log();
+  EXPECT_EQ(*status, 1) << daemon.log();
+  EXPECT_NE(daemon.log().find("no.such.property"), std::string::npos) << daemon.log();
+}
+
+}  // namespace
+}  // namespace ctd::testing
