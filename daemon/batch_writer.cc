@@ -79,6 +79,15 @@ WriteReport BatchWriter::write_with_retries() {
       ++report.failed_attempts;
       report.last_error = e.what();
       failing_ = report.failed_attempts;
+      if (!e.is_transient()) {
+        report.outcome = WriteReport::Outcome::kFailed;
+        return report;
+      }
+    } catch (const std::exception& e) {
+      ++report.failed_attempts;
+      report.last_error = e.what();
+      report.outcome = WriteReport::Outcome::kFailed;
+      return report;
     }
     std::unique_lock lock(mutex_);
     if (changed_.wait_for(lock, delay, [this] { return abandon_; })) {

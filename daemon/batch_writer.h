@@ -2,8 +2,9 @@
 // batch k+1 while batch k is copied into PostgreSQL and committed. At most one batch is in
 // flight, so memory holds at most two batches.
 //
-// A failed write (PostgreSQL unreachable, ...) is retried with capped exponential backoff
-// until it commits, the store reports an offset conflict, or abandon() is called.
+// A write that fails transiently (PostgreSQL unreachable, ...) is retried with capped
+// exponential backoff until it commits, the store reports an offset conflict, or abandon() is
+// called; a permanent error (a constraint violation, say) is reported at once.
 //
 // Thread-safety: submit(), wait(), abandon(), busy() and failing() are called by one owner
 // thread (the consumer); the writing happens on the writer's own thread.
@@ -35,7 +36,8 @@ struct PendingBatch {
 };
 
 struct WriteReport {
-  enum class Outcome { kCommitted, kOffsetConflict, kAbandoned };
+  // kFailed: a non-transient error (not retried; see pg::PgError::is_transient).
+  enum class Outcome { kCommitted, kOffsetConflict, kFailed, kAbandoned };
   Outcome outcome = Outcome::kCommitted;
   std::int64_t first_seq = 0;
   double seconds = 0;  // duration of the successful attempt

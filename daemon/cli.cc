@@ -39,8 +39,8 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    const std::string escaped =
-        nlohmann::json(std::string(msg.payload.data(), msg.payload.size())).dump();
+    const std::string escaped = nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
+                                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(escaped.data() + 1, escaped.data() + escaped.size() - 1);
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {

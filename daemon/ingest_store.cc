@@ -105,7 +105,14 @@ pg::PgConnection& PgIngestStore::Impl::connect() {
   if (connection && connection->healthy()) return *connection;
   connection.reset();
   connection = std::make_unique<pg::PgConnection>(dsn);
-  if (!registered) register_stream();
+  if (!registered) {
+    try {
+      register_stream();
+    } catch (...) {
+      connection.reset();  // the next call reconnects and registers again
+      throw;
+    }
+  }
   return *connection;
 }
 
@@ -223,7 +230,14 @@ void PgIngestStore::Impl::encode_quarantine(const std::vector<QuarantinedRecord>
 
 PgIngestStore::PgIngestStore(std::string dsn, const config::PipelineOptions& pipeline,
                              Stream stream, std::string topic)
-    : impl_(new Impl{std::move(dsn), pipeline, stream, std::move(topic), nullptr, {}, false, {}}) {}
+    : impl_(new Impl{pg::with_connect_timeout(dsn, 10),
+                     pipeline,
+                     stream,
+                     std::move(topic),
+                     nullptr,
+                     {},
+                     false,
+                     {}}) {}
 
 PgIngestStore::~PgIngestStore() = default;
 

@@ -26,6 +26,8 @@ constexpr int kPollTimeoutMs = 50;
 constexpr std::size_t kConsumeBatch = 1000;
 constexpr auto kWriterPoll = std::chrono::milliseconds(20);
 constexpr auto kCloseDeadline = std::chrono::seconds(5);
+// Consecutive batches failed by non-transient database errors before ingestion stops.
+constexpr int kMaxPermanentFailures = 3;
 
 // Per assigned partition.
 struct PartitionState {
@@ -35,8 +37,14 @@ struct PartitionState {
   std::int64_t next = -1;         // next offset expected from Kafka (-1: from the start)
   std::int64_t batch_first = -1;  // first offset of this partition in the open batch
   std::int64_t batch_last = -1;
+  std::int64_t gap_seen = -1;  // offset after a gap already re-read once (see on_message)
   metrics::Gauge* lag = nullptr;
 };
+
+bool cooperative(rd_kafka_t* consumer) {
+  const char* protocol = rd_kafka_rebalance_protocol(consumer);
+  return protocol && std::string_view(protocol) == "COOPERATIVE";
+}
 
 struct PartitionList {
   rd_kafka_topic_partition_list_t* list;
@@ -91,7 +99,7 @@ struct StreamIngestor::Impl {
   void on_revoke(rd_kafka_topic_partition_list_t* partitions);
   bool load_stored_offsets();
   void reload_offsets_later();
-  void seek_ready_partitions();
+  bool seek_ready_partitions();
   void set_paused(bool paused);
 
   // Records and batches.
@@ -119,6 +127,9 @@ struct StreamIngestor::Impl {
   std::map<std::int32_t, PartitionState> partitions;
   bool offsets_pending = false;  // some assigned partitions wait for their stored offsets
   bool paused = false;
+  bool reposition = false;     // a gap that is not retention: seek back before going on
+  int permanent_failures = 0;  // consecutive writes failed by a non-transient error
+  std::string fatal_error;     // set when ingestion must stop; run() throws it
 
   PendingBatch open;     // being filled by the consumer
   PendingBatch written;  // the writer's last batch, returned for subscribers and reuse
@@ -231,7 +242,10 @@ void StreamIngestor::Impl::reload_offsets_later() {
 }
 
 void StreamIngestor::Impl::on_assign(rd_kafka_topic_partition_list_t* assigned) {
-  drain_writer();
+  if (writer.busy()) {  // cooperative: a write for the partitions kept; it gets one attempt
+    writer.abandon();
+    drain_writer();
+  }
   for (int i = 0; i < assigned->cnt; ++i) {
     PartitionState& state = partitions[assigned->elems[i].partition];
     state = PartitionState{};
@@ -244,20 +258,26 @@ void StreamIngestor::Impl::on_assign(rd_kafka_topic_partition_list_t* assigned) 
     const PartitionState& state = partitions[assigned->elems[i].partition];
     assigned->elems[i].offset = state.next >= 0 ? state.next : RD_KAFKA_OFFSET_BEGINNING;
   }
-  if (std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE") {
+  if (cooperative(consumer)) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer, assigned)) {
       spdlog::error("incremental assign failed: {}", rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
     }
-  } else {
-    rd_kafka_assign(consumer, assigned);
+  } else if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer, assigned)) {
+    spdlog::error("assign failed: {}", rd_kafka_err2str(err));
   }
+  // librdkafka keeps an application pause across unassign and reassign: clear it, then pause
+  // the new partitions again if the rest are paused or their offsets are not known yet.
+  rd_kafka_resume_partitions(consumer, assigned);
   if (!loaded) {
     offsets_pending = true;
     offset_retry_delay = options.ingest.retry_initial;
     next_offset_retry = Clock::now() + offset_retry_delay;
-    paused = false;  // new partitions start unpaused; pause them all
-    set_paused(true);
+  }
+  if (paused || !loaded) {
+    rd_kafka_pause_partitions(consumer, assigned);
+    paused = true;
+    paused_gauge.set(1);
   }
   owner.assigned_ = true;
   spdlog::info("{} {}: assigned {} partition(s){}", pipeline.name, owner.topic_, assigned->cnt,
@@ -270,14 +290,16 @@ void StreamIngestor::Impl::on_revoke(rd_kafka_topic_partition_list_t* revoked) {
   writer.abandon();
   drain_writer();
   abandon_open_batch();
+  rd_kafka_resume_partitions(consumer, revoked);  // no pause may outlive the assignment
   for (int i = 0; i < revoked->cnt; ++i) {
     auto it = partitions.find(revoked->elems[i].partition);
     if (it == partitions.end()) continue;
     if (it->second.lag) it->second.lag->set(0);
     partitions.erase(it);
   }
-  if (std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE") {
+  if (cooperative(consumer)) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer, revoked)) {
+      spdlog::error("incremental unassign failed: {}", rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
     }
     // The partitions kept must not skip the dropped records.
@@ -305,7 +327,7 @@ void StreamIngestor::Impl::set_paused(bool pause) {
   paused_gauge.set(pause ? 1 : 0);
 }
 
-void StreamIngestor::Impl::seek_ready_partitions() {
+bool StreamIngestor::Impl::seek_ready_partitions() {
   PartitionList list(static_cast<int>(partitions.size()));
   for (const auto& [partition, state] : partitions) {
     rd_kafka_topic_partition_t* p =
@@ -316,7 +338,17 @@ void StreamIngestor::Impl::seek_ready_partitions() {
     spdlog::warn("{} {}: seek failed: {}", pipeline.name, owner.topic_,
                  rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
+    return false;
   }
+  for (int i = 0; i < list.list->cnt; ++i) {
+    if (list.list->elems[i].err) {
+      spdlog::warn("{} {} [{}]: seek failed: {}", pipeline.name, owner.topic_,
+                   list.list->elems[i].partition, rd_kafka_err2str(list.list->elems[i].err));
+      return false;
+    }
+  }
+  reposition = false;
+  return true;
 }
 
 void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
@@ -332,6 +364,16 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
   PartitionState& state = it->second;
   if (state.next >= 0 && message->offset < state.next) return;  // already taken
   if (state.next >= 0 && message->offset > state.next) {
+    // A gap is accepted only when the broker no longer has the missing offsets (retention),
+    // or when re-reading from state.next led to the same gap again; anything else is a
+    // positioning error, and the partition is sought back.
+    std::int64_t low = -1, high = -1;
+    rd_kafka_get_watermark_offsets(consumer, owner.topic_.c_str(), message->partition, &low, &high);
+    if (low <= state.next && state.gap_seen != message->offset) {
+      state.gap_seen = message->offset;
+      reposition = true;
+      return;
+    }
     spdlog::warn("{} {} [{}]: offsets {}..{} are gone from the broker (retention); skipping",
                  pipeline.name, owner.topic_, message->partition, state.next, message->offset - 1);
     skipped.inc(static_cast<double>(message->offset - state.next));
@@ -419,6 +461,7 @@ void StreamIngestor::Impl::handle_report(const WriteReport& report) {
         spdlog::info("{} {}: batch written after {} failed attempt(s) (last: {})", pipeline.name,
                      owner.topic_, report.failed_attempts, report.last_error);
       }
+      permanent_failures = 0;
       after_commit(report);
       break;
     case WriteReport::Outcome::kOffsetConflict:
@@ -426,6 +469,14 @@ void StreamIngestor::Impl::handle_report(const WriteReport& report) {
           "{} {}: stored offsets moved under this consumer (another replica owns the "
           "partitions now); dropping the batch and re-reading from PostgreSQL",
           pipeline.name, owner.topic_);
+      reload_offsets_later();
+      break;
+    case WriteReport::Outcome::kFailed:
+      spdlog::error("{} {}: batch write failed with a permanent error: {}", pipeline.name,
+                    owner.topic_, report.last_error);
+      if (++permanent_failures >= kMaxPermanentFailures) {
+        fatal_error = "writes keep failing: " + report.last_error;
+      }
       reload_offsets_later();
       break;
     case WriteReport::Outcome::kAbandoned:
@@ -476,9 +527,8 @@ void StreamIngestor::Impl::update_lag() {
 void StreamIngestor::Impl::loop(const std::atomic<bool>& stop) {
   while (!stop) {
     if (offsets_pending && !writer.busy() && Clock::now() >= next_offset_retry) {
-      if (load_stored_offsets()) {
+      if (load_stored_offsets() && seek_ready_partitions()) {
         offsets_pending = false;
-        seek_ready_partitions();
         set_paused(false);
       } else {
         offset_retry_delay = std::min(offset_retry_delay * 2, options.ingest.retry_max);
@@ -502,19 +552,25 @@ void StreamIngestor::Impl::loop(const std::atomic<bool>& stop) {
       wait_for_writer(stop);
       if (!open.empty() && !offsets_pending) submit_open_batch();
     }
+    if (!fatal_error.empty()) throw std::runtime_error(fatal_error);
+    if (reposition && !offsets_pending && !seek_ready_partitions()) reload_offsets_later();
     if (paused && !offsets_pending && !writer.busy()) {
-      seek_ready_partitions();
-      set_paused(false);
-      spdlog::info("{} {}: PostgreSQL reachable again, consumption resumed", pipeline.name,
-                   owner.topic_);
+      if (seek_ready_partitions()) {
+        set_paused(false);
+        spdlog::info("{} {}: PostgreSQL reachable again, consumption resumed", pipeline.name,
+                     owner.topic_);
+      } else {
+        reload_offsets_later();
+      }
     }
     update_lag();
   }
 }
 
 void StreamIngestor::Impl::shutdown() {
-  // Finish the write in flight, then give the open batch one attempt; what is not written is
+  // The write in flight and then the open batch get one attempt each; what is not written is
   // re-read from the stored offsets next time.
+  writer.abandon();
   drain_writer();
   if (!open.empty() && !offsets_pending) {
     submit_open_batch();

@@ -307,6 +307,42 @@ TEST_F(IngestionTest, EveryBadInputClassIsQuarantinedWhileGoodRecordsFlow) {
   EXPECT_EQ(daemon->wait_exit(30s), 0);
 }
 
+// Polls the daemon's log until it contains `text`.
+bool wait_for_log(DaemonProcess& daemon, const std::string& text, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (daemon.log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+// Two replicas share the partitions; one is paused by a PostgreSQL outage when the other joins
+// and the group rebalances. Everything lands once, and no partition stays paused.
+TEST_F(IngestionTest, TwoDaemonsRebalanceDuringAnOutageWithoutLossOrDuplicates) {
+  constexpr long kCount = 40000;
+  auto first = start_daemon();
+  ASSERT_TRUE(first->wait_ready(60s)) << first->log();
+  produce_good(0, kCount / 2);
+  ASSERT_EQ(wait_for_records(kCount / 2, 120s), kCount / 2) << first->log();
+
+  auto second = start_daemon();
+  ASSERT_TRUE(wait_for_log(*second, "ctd running", 60s)) << second->log();
+  pg_->stop();
+  std::thread producer([&] { produce_good(kCount / 2, kCount); });
+  EXPECT_TRUE(wait_for_log(*second, "assigned", 60s)) << second->log();
+  EXPECT_TRUE(wait_for_log(*first, "assigned 4 partition(s)", 60s)) << first->log();
+  producer.join();
+  pg_->restart();
+
+  EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << first->log() << second->log();
+  expect_exactly_once(kCount);
+  first->signal(SIGTERM);
+  second->signal(SIGTERM);
+  EXPECT_EQ(first->wait_exit(30s), 0) << first->log();
+  EXPECT_EQ(second->wait_exit(30s), 0) << second->log();
+}
+
 TEST_F(IngestionTest, StartsFromTheOffsetsStoredInPostgresNotFromKafka) {
   {
     pg::PgConnection connection(pg_->dsn());

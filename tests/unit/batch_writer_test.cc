@@ -23,6 +23,9 @@ class FakeStore : public IngestStore {
     std::unique_lock lock(mutex);
     ++attempts;
     released.wait(lock, [this] { return !hold; });
+    if (fail_permanently) {
+      throw pg::PgError("duplicate key value violates unique constraint", "23505", false);
+    }
     if (fail_next > 0) {
       --fail_next;
       throw pg::PgError("connection refused", "08006", true);
@@ -45,9 +48,10 @@ class FakeStore : public IngestStore {
 
   std::mutex mutex;
   std::condition_variable released;
-  bool hold = false;      // knob: block writes until release()
-  int fail_next = 0;      // knob: throw a transient error this many times
-  bool conflict = false;  // knob: report an offset conflict
+  bool hold = false;              // knob: block writes until release()
+  int fail_next = 0;              // knob: throw a transient error this many times
+  bool fail_permanently = false;  // knob: throw a non-transient error (constraint violation)
+  bool conflict = false;          // knob: report an offset conflict
   int attempts = 0;
   std::size_t written_records = 0;
   std::int64_t next_seq = 1;
@@ -113,6 +117,20 @@ TEST(BatchWriterTest, ReportsAnOffsetConflictWithoutRetrying) {
   EXPECT_EQ(report->outcome, WriteReport::Outcome::kOffsetConflict);
   EXPECT_EQ(store.attempts, 1);
   EXPECT_EQ(store.written_records, 0u);
+}
+
+TEST(BatchWriterTest, ReportsAPermanentErrorWithoutRetrying) {
+  FakeStore store;
+  store.fail_permanently = true;
+  BatchWriter writer(store, 1ms, 2ms);
+  PendingBatch batch = batch_of(2);
+  writer.submit(batch);
+  PendingBatch written;
+  auto report = wait_for(writer, written);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->outcome, WriteReport::Outcome::kFailed);
+  EXPECT_EQ(store.attempts, 1);
+  EXPECT_NE(report->last_error.find("unique constraint"), std::string::npos);
 }
 
 TEST(BatchWriterTest, AbandonStopsRetryingAfterTheCurrentAttempt) {
