@@ -1,9 +1,6 @@
 // `ctd dev-broker --port P`: a real client bootstraps through the fixed port and produces.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,17 +13,6 @@
 
 namespace ctd::testing {
 namespace {
-
-bool accepts_connections(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  close(fd);
-  return ok;
-}
 
 TEST(DevBrokerTest, ClientsBootstrapThroughTheFixedPort) {
   const int port = free_port();

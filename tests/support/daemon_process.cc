@@ -56,6 +56,13 @@ std::optional<HttpReply> http_get(int port, const std::string& path) {
   return HttpReply{std::stoi(response.substr(9, 3)), response.substr(header_end + 4)};
 }
 
+bool accepts_connections(int port) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};

@@ -25,6 +25,9 @@ struct HttpReply {
 };
 std::optional<HttpReply> http_get(int port, const std::string& path);
 
+// True if something accepts TCP connections on 127.0.0.1:port.
+bool accepts_connections(int port);
+
 // A free TCP port on 127.0.0.1 (bound once and released).
 int free_port();
 
