@@ -230,7 +230,7 @@ void PgIngestStore::Impl::encode_quarantine(const std::vector<QuarantinedRecord>
 
 PgIngestStore::PgIngestStore(std::string dsn, const config::PipelineOptions& pipeline,
                              Stream stream, std::string topic)
-    : impl_(new Impl{pg::with_connect_timeout(dsn, 10),
+    : impl_(new Impl{pg::with_liveness_checks(dsn, 10),
                      pipeline,
                      stream,
                      std::move(topic),

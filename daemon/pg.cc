@@ -122,12 +122,29 @@ void Transaction::commit() {
   done_ = true;
 }
 
-std::string with_connect_timeout(const std::string& dsn, int seconds) {
-  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
-  const std::string setting = "connect_timeout=" + std::to_string(seconds);
+namespace {
+
+// Appends `key=value` to a URI or key=value DSN unless the key is already there.
+std::string with_setting(const std::string& dsn, const std::string& key, const std::string& value) {
+  if (dsn.find(key) != std::string::npos) return dsn;
+  const std::string setting = key + "=" + value;
   const bool uri = dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0;
   if (!uri) return dsn + (dsn.empty() ? "" : " ") + setting;
   return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + setting;
+}
+
+}  // namespace
+
+std::string with_connect_timeout(const std::string& dsn, int seconds) {
+  return with_setting(dsn, "connect_timeout", std::to_string(seconds));
+}
+
+std::string with_liveness_checks(const std::string& dsn, int connect_seconds) {
+  std::string out = with_connect_timeout(dsn, connect_seconds);
+  out = with_setting(out, "keepalives_idle", "10");
+  out = with_setting(out, "keepalives_interval", "5");
+  out = with_setting(out, "keepalives_count", "3");
+  return with_setting(out, "tcp_user_timeout", "30000");
 }
 
 std::string mask_dsn(const std::string& dsn) {

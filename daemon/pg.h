@@ -89,6 +89,11 @@ class Transaction {
 // The DSN with connect_timeout set (URI or key=value form), unless it sets one already.
 std::string with_connect_timeout(const std::string& dsn, int seconds);
 
+// For long-lived connections: connect_timeout as above, plus TCP keepalives and
+// tcp_user_timeout (each unless the DSN sets it), so that a vanished server fails a
+// statement within about half a minute instead of hanging it for the kernel's minutes.
+std::string with_liveness_checks(const std::string& dsn, int connect_seconds);
+
 // Masks the password of a libpq connection string (URI or key=value form) for logs.
 std::string mask_dsn(const std::string& dsn);
 
