@@ -31,7 +31,8 @@ struct PendingBatch {
   std::vector<QuarantinedRecord> quarantined;
   std::vector<PartitionAdvance> advances;
 
-  bool empty() const { return records.size() == 0 && quarantined.empty(); }
+  std::size_t size() const { return records.size() + quarantined.size(); }
+  bool empty() const { return size() == 0; }
   void clear();  // keeps capacity
 };
 

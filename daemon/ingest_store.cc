@@ -69,6 +69,13 @@ std::string pg_array(const std::vector<PartitionAdvance>& advances, T PartitionA
   return out + "}";
 }
 
+// Ids of one pipeline stream's rows in the catalog tables.
+struct StreamIds {
+  int pipeline_id = 0;
+  int topic_id = 0;
+  int schema_id = 0;  // 0 for metrics
+};
+
 }  // namespace
 
 struct PgIngestStore::Impl {
@@ -240,11 +247,6 @@ PgIngestStore::PgIngestStore(std::string dsn, const config::PipelineOptions& pip
                      {}}) {}
 
 PgIngestStore::~PgIngestStore() = default;
-
-const StreamIds& PgIngestStore::ids() {
-  impl_->guarded([](pg::PgConnection&) { return 0; });
-  return impl_->ids;
-}
 
 std::map<std::int32_t, std::int64_t> PgIngestStore::load_offsets() {
   return impl_->guarded([this](pg::PgConnection& c) {

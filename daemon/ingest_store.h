@@ -43,13 +43,6 @@ class IngestStore {
                             const std::vector<PartitionAdvance>& advances) = 0;
 };
 
-// Ids of one pipeline stream's rows in the catalog tables.
-struct StreamIds {
-  int pipeline_id = 0;
-  int topic_id = 0;
-  int schema_id = 0;  // 0 for metrics
-};
-
 class PgIngestStore : public IngestStore {
  public:
   // Connects lazily: the first call connects, a broken connection is replaced on the next
@@ -61,8 +54,6 @@ class PgIngestStore : public IngestStore {
   std::map<std::int32_t, std::int64_t> load_offsets() override;
   WriteResult write(const DecodedBatch& batch, const std::vector<QuarantinedRecord>& quarantined,
                     const std::vector<PartitionAdvance>& advances) override;
-
-  const StreamIds& ids();  // connects if needed
 
  private:
   struct Impl;

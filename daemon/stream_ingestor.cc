@@ -38,6 +38,7 @@ struct PartitionState {
   std::int64_t batch_first = -1;  // first offset of this partition in the open batch
   std::int64_t batch_last = -1;
   std::int64_t gap_seen = -1;  // offset after a gap already re-read once (see on_message)
+  bool awaiting_seek = false;  // dropped messages after a suspect gap until the seek back
   metrics::Gauge* lag = nullptr;
 };
 
@@ -348,6 +349,7 @@ bool StreamIngestor::Impl::seek_ready_partitions() {
     }
   }
   reposition = false;
+  for (auto& [partition, state] : partitions) state.awaiting_seek = false;
   return true;
 }
 
@@ -362,6 +364,7 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
   auto it = partitions.find(message->partition);
   if (it == partitions.end() || !it->second.ready || paused) return;  // re-read after seek
   PartitionState& state = it->second;
+  if (state.awaiting_seek) return;                              // re-read after the seek
   if (state.next >= 0 && message->offset < state.next) return;  // already taken
   if (state.next >= 0 && message->offset > state.next) {
     // A gap is accepted only when the broker no longer has the missing offsets (retention),
@@ -371,6 +374,7 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
     rd_kafka_get_watermark_offsets(consumer, owner.topic_.c_str(), message->partition, &low, &high);
     if (low <= state.next && state.gap_seen != message->offset) {
       state.gap_seen = message->offset;
+      state.awaiting_seek = true;
       reposition = true;
       return;
     }
@@ -394,7 +398,7 @@ void StreamIngestor::Impl::on_message(const rd_kafka_message_t* message) {
 }
 
 bool StreamIngestor::Impl::batch_due() const {
-  const std::size_t records = open.records.size() + open.quarantined.size();
+  const std::size_t records = open.size();
   if (records == 0) return false;
   return records >= static_cast<std::size_t>(options.ingest.batch_max_records) ||
          batch_bytes >= kMaxBatchBytes ||
@@ -536,9 +540,9 @@ void StreamIngestor::Impl::loop(const std::atomic<bool>& stop) {
       }
     }
     // Stops at the batch limit so a batch never outgrows batch_max_records.
-    const std::size_t room = static_cast<std::size_t>(options.ingest.batch_max_records) -
-                             std::min<std::size_t>(open.records.size() + open.quarantined.size(),
-                                                   options.ingest.batch_max_records - 1);
+    const std::size_t room =
+        static_cast<std::size_t>(options.ingest.batch_max_records) -
+        std::min<std::size_t>(open.size(), options.ingest.batch_max_records - 1);
     const ssize_t count = rd_kafka_consume_batch_queue(queue, kPollTimeoutMs, messages.data(),
                                                        std::min(room, kConsumeBatch));
     for (ssize_t i = 0; i < count; ++i) {
