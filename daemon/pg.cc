@@ -96,6 +96,24 @@ void PgConnection::copy_in(const std::string& copy_sql, std::string_view data) {
   while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
 }
 
+void PgConnection::copy_out(const std::string& copy_sql,
+                            const std::function<void(std::string_view)>& on_data) {
+  PGresult* start = PQexec(conn_.get(), copy_sql.c_str());
+  if (!start || PQresultStatus(start) != PGRES_COPY_OUT) fail("COPY failed to start", start);
+  PQclear(start);
+  while (true) {
+    char* buffer = nullptr;
+    const int n = PQgetCopyData(conn_.get(), &buffer, /*async=*/0);
+    if (n == -1) break;  // done; the final result follows
+    if (n < 0) fail("COPY data failed", nullptr);
+    std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);
+    on_data(std::string_view(buffer, static_cast<std::size_t>(n)));
+  }
+  PGresult* result = PQgetResult(conn_.get());
+  check(result, "COPY failed");
+  while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
+}
+
 std::string PgConnection::quote_identifier(std::string_view identifier) {
   char* quoted = PQescapeIdentifier(conn_.get(), identifier.data(), identifier.size());
   if (!quoted) fail("cannot quote identifier", nullptr);

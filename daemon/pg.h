@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -64,6 +65,10 @@ class PgConnection {
 
   // Runs `copy_sql` (a COPY ... FROM STDIN statement) and streams `data` to it.
   void copy_in(const std::string& copy_sql, std::string_view data);
+  // Runs `copy_sql` (a COPY ... TO STDOUT statement) and hands each chunk of its output to
+  // `on_data` as it arrives (libpq delivers one row per chunk; callers must not rely on it).
+  // If on_data throws, the connection is left inside the COPY: discard it.
+  void copy_out(const std::string& copy_sql, const std::function<void(std::string_view)>& on_data);
 
   bool healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
   std::string quote_identifier(std::string_view identifier);
