@@ -19,6 +19,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "daemon/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -347,6 +348,52 @@ TEST_F(LauncherTest, DestroyingTheHandleKillsAndReapsTheChild) {
   // Reaped: no longer a child of ours, not even a zombie.
   EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+// PR_SET_PDEATHSIG fires when the thread that forked exits: the trainer must be tied to its
+// supervising thread, not to the (possibly short-lived) thread that called launch().
+TEST_F(LauncherTest, TrainerOutlivesTheThreadThatLaunchedIt) {
+  std::unique_ptr<RunHandle> handle;
+  std::thread launching_thread([&] {
+    handle = launcher_.launch(shell_request("echo started\nsleep 1000\n"), collector_.callback());
+  });
+  launching_thread.join();
+  ASSERT_TRUE(collector_.wait_for("started"));
+  handle->cancel("test");
+  const RunOutcome outcome = handle->wait();
+
+  EXPECT_EQ(outcome.status, RunStatus::kCancelled);
+  EXPECT_EQ(outcome.signal, SIGTERM);  // not the SIGKILL of a parent-death signal
+}
+
+// A daemon that is SIGKILLed (no destructors run) must not leave its trainers running.
+TEST_F(LauncherTest, TrainerDiesWithAKilledDaemon) {
+  int pid_pipe[2];
+  ASSERT_EQ(::pipe(pid_pipe), 0);
+  // Only this thread runs now (earlier runs' threads are joined), so the fork is safe.
+  const pid_t daemon = ::fork();
+  ASSERT_GE(daemon, 0);
+  if (daemon == 0) {
+    ::close(pid_pipe[0]);
+    LocalProcessLauncher launcher;
+    auto handle = launcher.launch(shell_request("exec sleep 1000\n"), nullptr);
+    const int trainer = handle->pid();
+    [[maybe_unused]] const ssize_t written = ::write(pid_pipe[1], &trainer, sizeof trainer);
+    handle->wait();  // until killed
+    _exit(1);
+  }
+  ::close(pid_pipe[1]);
+  int trainer = -1;
+  ASSERT_EQ(::read(pid_pipe[0], &trainer, sizeof trainer), static_cast<ssize_t>(sizeof trainer));
+  ::close(pid_pipe[0]);
+  ASSERT_GT(trainer, 0);
+  const int trainer_pidfd = open_pidfd(trainer);
+  ASSERT_GE(trainer_pidfd, 0);
+
+  ::kill(daemon, SIGKILL);
+  ASSERT_EQ(::waitpid(daemon, nullptr, 0), daemon);
+  EXPECT_TRUE(process_ends(trainer_pidfd));
+  ::close(trainer_pidfd);
 }
 
 TEST_F(LauncherTest, MissingExecutableCannotStart) {
