@@ -1,0 +1,16 @@
+// JSON forms of what the engine reports (fires and their evidence), shared by the composite
+// trigger and the engine's decisions, so the API and the trigger-event table see one shape.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "triggers/trigger.h"
+
+namespace ctd::triggers {
+
+// {"trigger", "kind", "reason", "at" (RFC 3339 UTC), "evidence"}.
+nlohmann::json fire_to_json(const Fire& fire);
+
+}  // namespace ctd::triggers
