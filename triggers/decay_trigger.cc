@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "triggers/evidence.h"
 #include "triggers/time_format.h"
 
 namespace ctd::triggers {
@@ -106,7 +107,7 @@ Result<std::unique_ptr<DecayTrigger>> DecayTrigger::create(const DecayOptions& o
     return Error{prefix + "window_samples and window_points must be >= 1"};
   }
   if (std::optional<Error> error = validate_criterion(options)) {
-    return Error{prefix + to_string(options.criterion).data() + ": " + error->message};
+    return Error{prefix + std::string(to_string(options.criterion)) + ": " + error->message};
   }
   return std::unique_ptr<DecayTrigger>(new DecayTrigger(options));
 }
@@ -282,8 +283,8 @@ void DecayTrigger::close_window() {
                              {"model_version", model_version_}};
   evidence["window"]["values"] = window.values;
   evidence.update(verdict->details);
-  flag(statistic_name() + " = " + std::to_string(value) +
-           (options_.higher_is_better ? " < " : " > ") + std::to_string(verdict->threshold) + " (" +
+  flag(statistic_name() + " = " + format_number(value) +
+           (options_.higher_is_better ? " < " : " > ") + format_number(verdict->threshold) + " (" +
            std::string(to_string(options_.criterion)) + ")",
        std::move(evidence));
 }
@@ -327,13 +328,13 @@ void DecayTrigger::observe_by_detector(double value, Position position) {
   std::string reason = std::string(to_string(options_.criterion)) +
                        " detected a change for the worse in " + statistic_name();
   if (page_hinkley_) {
-    reason += " (statistic " + std::to_string(page_hinkley_->statistic()) + " > threshold " +
-              std::to_string(options_.page_hinkley.threshold) + ")";
+    reason += " (statistic " + format_number(page_hinkley_->statistic()) + " > threshold " +
+              format_number(options_.page_hinkley.threshold) + ")";
   } else if (adwin_) {
-    reason += " (mean " + std::to_string(adwin_->last_cut()->older_mean) + " -> " +
-              std::to_string(adwin_->last_cut()->recent_mean) + ")";
+    reason += " (mean " + format_number(adwin_->last_cut()->older_mean) + " -> " +
+              format_number(adwin_->last_cut()->recent_mean) + ")";
   } else if (ddm_) {
-    reason += " (error rate " + std::to_string(ddm_->error_rate()) + ")";
+    reason += " (error rate " + format_number(ddm_->error_rate()) + ")";
   }
   flag(std::move(reason), std::move(evidence));
 }

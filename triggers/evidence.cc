@@ -1,5 +1,7 @@
 #include "triggers/evidence.h"
 
+#include <cstdio>
+
 #include "triggers/time_format.h"
 
 namespace ctd::triggers {
@@ -10,6 +12,12 @@ nlohmann::json fire_to_json(const Fire& fire) {
           {"reason", fire.reason},
           {"at", format_utc(fire.at)},
           {"evidence", fire.evidence}};
+}
+
+std::string format_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
 }
 
 }  // namespace ctd::triggers

@@ -4,6 +4,8 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "triggers/trigger.h"
@@ -12,5 +14,8 @@ namespace ctd::triggers {
 
 // {"trigger", "kind", "reason", "at" (RFC 3339 UTC), "evidence"}.
 nlohmann::json fire_to_json(const Fire& fire);
+
+// A number for a reason line: up to 6 significant digits ("0.3", "0.0456", "1.5e-05").
+std::string format_number(double value);
 
 }  // namespace ctd::triggers

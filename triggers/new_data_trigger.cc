@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "triggers/evidence.h"
 #include "triggers/time_format.h"
 
 namespace ctd::triggers {
@@ -66,7 +67,7 @@ std::optional<Fire> NewDataTrigger::evaluate(TimePoint now) {
   if (count_met) {
     fire.reason += " (>= min_samples " + std::to_string(options_.min_samples) + ")";
   } else {
-    fire.reason += " (>= " + std::to_string(options_.min_fraction) + " x " +
+    fire.reason += " (>= " + format_number(options_.min_fraction) + " x " +
                    std::to_string(*model_training_rows_) + " training rows of model v" +
                    std::to_string(model_version_) + ")";
   }

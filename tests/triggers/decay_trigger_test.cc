@@ -62,7 +62,7 @@ TEST(DecayTrigger, StaticThresholdOnPrequentialErrorWindows) {
   EXPECT_EQ(fire->evidence["window"]["last_seq"], 300);
   EXPECT_EQ(fire->evidence["window"]["values"], 100);
   EXPECT_EQ(fire->evidence["model_version"], 4);
-  EXPECT_EQ(fire->reason, "window_mean_prequential_error = 0.300000 > 0.200000 (static_threshold)");
+  EXPECT_EQ(fire->reason, "window_mean_prequential_error = 0.3 > 0.2 (static_threshold)");
   // Consumed until a training starts, then it needs a fresh bad window.
   trigger->on_labels(*errors_with_rate(301, 100, 40));
   EXPECT_FALSE(trigger->evaluate(kStart + minutes(2)));
