@@ -5,13 +5,16 @@
 //                           1/20 and a Bernoulli(0.1) 0/1 stream alarms routinely.
 //   Adwin (defaults)        N(0.5, 0.1): 0/20. Bernoulli(p) 0/1 streams: one alarm on 2-3/20.
 //   Ddm (defaults)          Bernoulli(0.1): no alarm after the first 20,000 values; before that
-//                           9/20 streams alarm (the estimate from 30 values is noisy).
+//                           9/20 streams alarm (the estimate from 30 values is noisy), the
+//                           latest at value 15,203.
 #include "triggers/detectors.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace ctd::triggers {
 namespace {
@@ -60,8 +63,9 @@ TEST(PageHinkley, NoAlarmOnStableNoise) {
 
 TEST(PageHinkley, DetectsAMeanIncreaseWithinTheExpectedDelay) {
   // Shift +0.5 at 10,000: the sum rises ~(0.5 - delta) per value, so ~50 / 0.495 = 101 values.
+  // Measured over seeds 1-20: 97-103 values.
   constexpr int kShiftAt = 10'000;
-  for (unsigned seed : {1u, 2u, 3u}) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> noise(0, 0.05);
     PageHinkley ph;
@@ -124,8 +128,9 @@ TEST(Adwin, NoAlarmOnStableNoiseAndMemoryStaysLogarithmic) {
 TEST(Adwin, DetectsAnErrorRateJumpAndItsDirection) {
   // Bernoulli 0.1 -> 0.3 at 10,000: the cut test needs ~100 recent values at a difference of
   // 0.2, plus up to one clock (32) and bucket granularity; expect detection within 300.
+  // Measured over seeds 1-20: 79-207 values.
   constexpr int kShiftAt = 10'000;
-  for (unsigned seed : {1u, 2u, 3u, 4u, 5u}) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
     std::mt19937_64 rng(seed);
     std::bernoulli_distribution before(0.1);
     std::bernoulli_distribution after(0.3);
@@ -187,10 +192,16 @@ TEST(Ddm, NoAlarmOnAStableErrorRateOnceSettled) {
 }
 
 TEST(Ddm, DetectsAnErrorRateJumpWithinTheExpectedDelay) {
-  // 0.1 -> 0.3 at 20,000: s_min ~ sqrt(0.09 / 20,000) = 0.0021; the running rate must rise by
-  // ~2-3 s_min, i.e. 0.2 k / (20,000 + k) > ~0.006: k ~ 600. Warning comes first.
+  // 0.1 -> 0.3 at 20,000. With a well-estimated minimum, s_min ~ sqrt(0.09 / 20,000) = 0.0021
+  // and the running rate must rise by ~2-3 s_min: 0.2 k / (20,000 + k) > ~0.006, k ~ 600.
+  // But DDM keeps the (p_min, s_min) where p + s was lowest, often set soon after warm-up with
+  // a large s_min; the drift level then sits higher and the delay grows. Over seeds 1-20 the
+  // delays measured 331-13,022, median ~1,100: asserted here as "every jump detected within
+  // 15,000, warning first, median within 1,500".
   constexpr int kShiftAt = 20'000;
-  for (unsigned seed : {1u, 2u, 3u, 4u, 5u}) {
+  constexpr unsigned kSeeds = 20;
+  std::vector<int> delays;
+  for (unsigned seed = 1; seed <= kSeeds; ++seed) {
     std::mt19937_64 rng(seed);
     std::bernoulli_distribution before(0.1);
     std::bernoulli_distribution after(0.3);
@@ -204,10 +215,13 @@ TEST(Ddm, DetectsAnErrorRateJumpWithinTheExpectedDelay) {
       if (state == DetectorState::kDrift) drift_at = i;
     }
     ASSERT_GE(drift_at, kShiftAt) << "seed " << seed;
-    EXPECT_LE(drift_at - kShiftAt, 1'500) << "seed " << seed;
+    EXPECT_LE(drift_at - kShiftAt, 15'000) << "seed " << seed;
     EXPECT_GE(warning_at, kShiftAt) << "seed " << seed;
     EXPECT_LT(warning_at, drift_at) << "seed " << seed;
+    delays.push_back(drift_at - kShiftAt);
   }
+  std::nth_element(delays.begin(), delays.begin() + kSeeds / 2, delays.end());
+  EXPECT_LE(delays[kSeeds / 2], 1'500);
 }
 
 TEST(Detectors, InvalidOptionsAreNamed) {
