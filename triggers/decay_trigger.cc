@@ -176,6 +176,7 @@ void DecayTrigger::on_training_started(TimePoint) {
 void DecayTrigger::on_labels(const LabeledBatch& batch) {
   if (options_.signal != DecaySignal::kPrequentialError || !model_known_) return;
   for (std::size_t i = 0; i < batch.errors.size(); ++i) {
+    if (!std::isfinite(batch.errors[i])) continue;
     observe(batch.errors[i], 1.0,
             Position{batch.first_seq + static_cast<std::int64_t>(i), batch.at});
   }
@@ -185,7 +186,7 @@ void DecayTrigger::on_metric(const MetricPoint& point) {
   if (options_.signal != DecaySignal::kMetric || !model_known_) return;
   if (point.name != options_.metric) return;
   if (point.version >= 0 && point.version != model_version_) return;
-  if (!std::isfinite(point.value)) return;
+  if (!std::isfinite(point.value) || point.count == 0) return;  // no observations behind it
   const double weight = point.count > 0 ? static_cast<double>(point.count) : 1.0;
   observe(point.value, weight, Position{-1, point.event_time});
 }
@@ -289,54 +290,52 @@ void DecayTrigger::close_window() {
        std::move(evidence));
 }
 
-void DecayTrigger::observe_by_detector(double value, Position position) {
-  DetectorState state = DetectorState::kStable;
-  nlohmann::json detector;
-  std::int64_t span = 1;  // values behind the decision
+std::optional<DecayTrigger::DetectorVerdict> DecayTrigger::update_detector(double value) {
   if (page_hinkley_) {
-    state = page_hinkley_->update(options_.higher_is_better ? -value : value);
-    detector = page_hinkley_->describe();
-    span = page_hinkley_->count();
-  } else if (adwin_) {
-    state = adwin_->update(value);
-    if (state == DetectorState::kDrift) {
-      const bool increased = adwin_->last_cut()->increase();
-      if (increased == options_.higher_is_better) state = DetectorState::kStable;  // improved
-      span = adwin_->last_cut()->recent_count;
+    if (page_hinkley_->update(options_.higher_is_better ? -value : value) !=
+        DetectorState::kDrift) {
+      return std::nullopt;
     }
-    detector = adwin_->describe();
-  } else if (ddm_) {
+    return DetectorVerdict{"statistic " + format_number(page_hinkley_->statistic()) +
+                               " > threshold " + format_number(options_.page_hinkley.threshold),
+                           page_hinkley_->describe(), page_hinkley_->count()};
+  }
+  if (adwin_) {
+    if (adwin_->update(value) != DetectorState::kDrift) return std::nullopt;
+    const Adwin::Cut& cut = *adwin_->last_cut();
+    if (cut.increase() == options_.higher_is_better) return std::nullopt;  // it got better
+    return DetectorVerdict{
+        "mean " + format_number(cut.older_mean) + " -> " + format_number(cut.recent_mean),
+        adwin_->describe(), cut.recent_count};
+  }
+  if (ddm_) {
     if (!(value >= 0 && value <= 1)) {
       ++values_skipped_;
-      return;
+      return std::nullopt;
     }
-    state = ddm_->update(value);
-    detector = ddm_->describe();
-    span = ddm_->count();
+    if (ddm_->update(value) != DetectorState::kDrift) return std::nullopt;
+    return DetectorVerdict{"error rate " + format_number(ddm_->error_rate()), ddm_->describe(),
+                           ddm_->count()};
   }
-  if (state != DetectorState::kDrift) return;
+  return std::nullopt;
+}
+
+void DecayTrigger::observe_by_detector(double value, Position position) {
+  std::optional<DetectorVerdict> verdict = update_detector(value);
+  if (!verdict) return;
   Position first = position;
-  if (position.seq >= 0) first.seq = position.seq - span + 1;
+  if (position.seq >= 0) first.seq = position.seq - verdict->span + 1;
   nlohmann::json evidence = {{"signal", to_string(options_.signal)},
                              {"criterion", to_string(options_.criterion)},
                              {"statistic", statistic_name()},
-                             {"detector", detector},
+                             {"detector", std::move(verdict->detector)},
                              {"higher_is_better", options_.higher_is_better},
                              {"window", position_json(first, position)},
                              {"model_version", model_version_}};
-  evidence["window"]["values"] = span;
-  std::string reason = std::string(to_string(options_.criterion)) +
-                       " detected a change for the worse in " + statistic_name();
-  if (page_hinkley_) {
-    reason += " (statistic " + format_number(page_hinkley_->statistic()) + " > threshold " +
-              format_number(options_.page_hinkley.threshold) + ")";
-  } else if (adwin_) {
-    reason += " (mean " + format_number(adwin_->last_cut()->older_mean) + " -> " +
-              format_number(adwin_->last_cut()->recent_mean) + ")";
-  } else if (ddm_) {
-    reason += " (error rate " + format_number(ddm_->error_rate()) + ")";
-  }
-  flag(std::move(reason), std::move(evidence));
+  evidence["window"]["values"] = verdict->span;
+  flag(std::string(to_string(options_.criterion)) + " detected a change for the worse in " +
+           statistic_name() + " (" + verdict->detail + ")",
+       std::move(evidence));
 }
 
 nlohmann::json DecayTrigger::position_json(const Position& first, const Position& last) const {

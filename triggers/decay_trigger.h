@@ -122,11 +122,20 @@ class DecayTrigger final : public Trigger {
     nlohmann::json details = nlohmann::json::object();
   };
 
+  // A detector's report of a change for the worse: a detail for the reason, its statistics,
+  // and how many values lie behind the decision.
+  struct DetectorVerdict {
+    std::string detail;
+    nlohmann::json detector;
+    std::int64_t span = 1;
+  };
+
   explicit DecayTrigger(DecayOptions options);
   bool uses_windows() const;
   std::int64_t window_length() const;
   void observe(double value, double weight, Position position);
   void observe_by_detector(double value, Position position);
+  std::optional<DetectorVerdict> update_detector(double value);
   void close_window();
   std::optional<WindowVerdict> judge_window(double value);
   bool worse(double value, double threshold) const;

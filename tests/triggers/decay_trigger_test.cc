@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "tests/triggers/test_events.h"
@@ -259,6 +260,29 @@ TEST(DecayTrigger, InvalidOptionsAreNamed) {
   DecayOptions upside_down = options("u", DecayCriterion::kStaticThreshold);
   upside_down.higher_is_better = true;
   EXPECT_FALSE(DecayTrigger::create(upside_down).ok());
+}
+
+TEST(DecayTrigger, IgnoresMissingErrorsAndEmptyMetricPoints) {
+  DecayOptions o = options("nan", DecayCriterion::kStaticThreshold);
+  o.window_samples = 4;
+  o.threshold = 0.5;
+  auto trigger = make(o);
+  trigger->on_model_promoted(model(1, 10));
+  trigger->on_labels(*OwnedLabels(1, {1.0, std::nan(""), 1.0, 1.0}, kStart));
+  EXPECT_EQ(trigger->describe()["open_window_values"], 3);
+  EXPECT_FALSE(trigger->evaluate(kStart));
+
+  DecayOptions m = options("empty", DecayCriterion::kStaticThreshold);
+  m.signal = DecaySignal::kMetric;
+  m.metric = "accuracy";
+  m.higher_is_better = true;
+  m.threshold = 0.8;
+  auto metric_trigger = make(m);
+  metric_trigger->on_model_promoted(model(1, 10));
+  metric_trigger->on_metric(metric("accuracy", 0.1, kStart, 1, 0));  // count 0: no observations
+  EXPECT_FALSE(metric_trigger->evaluate(kStart));
+  metric_trigger->on_metric(metric("accuracy", 0.1, kStart, 1, 5));
+  EXPECT_TRUE(metric_trigger->evaluate(kStart));
 }
 
 }  // namespace
