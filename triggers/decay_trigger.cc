@@ -296,7 +296,8 @@ std::optional<DecayTrigger::DetectorVerdict> DecayTrigger::update_detector(doubl
         DetectorState::kDrift) {
       return std::nullopt;
     }
-    return DetectorVerdict{"statistic " + format_number(page_hinkley_->statistic()) +
+    return DetectorVerdict{page_hinkley_->statistic(), options_.page_hinkley.threshold,
+                           "statistic " + format_number(page_hinkley_->statistic()) +
                                " > threshold " + format_number(options_.page_hinkley.threshold),
                            page_hinkley_->describe(), page_hinkley_->count()};
   }
@@ -305,6 +306,7 @@ std::optional<DecayTrigger::DetectorVerdict> DecayTrigger::update_detector(doubl
     const Adwin::Cut& cut = *adwin_->last_cut();
     if (cut.increase() == options_.higher_is_better) return std::nullopt;  // it got better
     return DetectorVerdict{
+        std::abs(cut.recent_mean - cut.older_mean), cut.epsilon,
         "mean " + format_number(cut.older_mean) + " -> " + format_number(cut.recent_mean),
         adwin_->describe(), cut.recent_count};
   }
@@ -314,8 +316,10 @@ std::optional<DecayTrigger::DetectorVerdict> DecayTrigger::update_detector(doubl
       return std::nullopt;
     }
     if (ddm_->update(value) != DetectorState::kDrift) return std::nullopt;
-    return DetectorVerdict{"error rate " + format_number(ddm_->error_rate()), ddm_->describe(),
-                           ddm_->count()};
+    const nlohmann::json state = ddm_->describe();
+    return DetectorVerdict{ddm_->error_rate() + state["std"].get<double>(),
+                           state["drift_level"].get<double>(),
+                           "error rate " + format_number(ddm_->error_rate()), state, ddm_->count()};
   }
   return std::nullopt;
 }
@@ -328,6 +332,8 @@ void DecayTrigger::observe_by_detector(double value, Position position) {
   nlohmann::json evidence = {{"signal", to_string(options_.signal)},
                              {"criterion", to_string(options_.criterion)},
                              {"statistic", statistic_name()},
+                             {"value", verdict->value},
+                             {"threshold", verdict->threshold},
                              {"detector", std::move(verdict->detector)},
                              {"higher_is_better", options_.higher_is_better},
                              {"window", position_json(first, position)},

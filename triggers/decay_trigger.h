@@ -125,6 +125,8 @@ class DecayTrigger final : public Trigger {
   // A detector's report of a change for the worse: a detail for the reason, its statistics,
   // and how many values lie behind the decision.
   struct DetectorVerdict {
+    double value = 0;      // the detector's test statistic
+    double threshold = 0;  // what it exceeded
     std::string detail;
     nlohmann::json detector;
     std::int64_t span = 1;

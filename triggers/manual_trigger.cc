@@ -45,7 +45,9 @@ std::optional<Fire> ManualTrigger::evaluate(TimePoint now) {
                         {"requested_by", request.requested_by},
                         {"at", format_utc(request.at)}});
   }
-  fire.evidence = {{"requests", std::move(requests)}};
+  fire.evidence = {{"statistic", "manual_requests"},
+                   {"value", pending_.size()},
+                   {"requests", std::move(requests)}};
   pending_.clear();
   return fire;
 }

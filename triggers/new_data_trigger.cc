@@ -71,13 +71,14 @@ std::optional<Fire> NewDataTrigger::evaluate(TimePoint now) {
                    std::to_string(*model_training_rows_) + " training rows of model v" +
                    std::to_string(model_version_) + ")";
   }
+  nlohmann::json window = {{"first_seq", *first_seq_}, {"last_seq", last_seq_}};
+  window["since"] =
+      training_started_at_ ? nlohmann::json(format_utc(*training_started_at_)) : nlohmann::json();
   fire.evidence = {
       {"statistic", "new_labeled_samples"},
-      {"new_samples", samples_},
-      {"first_seq", *first_seq_},
-      {"last_seq", last_seq_},
-      {"since",
-       training_started_at_ ? nlohmann::json(format_utc(*training_started_at_)) : nlohmann::json()},
+      {"value", samples_},
+      {"threshold", count_met ? options_.min_samples : *by_fraction},
+      {"window", std::move(window)},
       {"min_samples", options_.min_samples},
       {"min_fraction", options_.min_fraction},
       {"model_training_rows",

@@ -85,13 +85,17 @@ std::optional<Fire> ScheduleTrigger::evaluate(TimePoint now) {
     fire.reason += " (" + std::to_string(missed) + (due.capped ? "+" : "") +
                    " earlier slots missed, fired once)";
   }
-  fire.evidence = {{"schedule", cron_ ? nlohmann::json(cron_->text())
-                                      : nlohmann::json(options_.interval.count())},
-                   {"schedule_type", cron_ ? "cron" : "interval"},
-                   {"slot", format_utc(due.latest)},
-                   {"first_due_slot", format_utc(next_due_)},
-                   {"missed_slots", missed},
-                   {"missed_slots_capped", due.capped}};
+  fire.evidence = {
+      {"statistic", "due_slots"},
+      {"value", due.count},
+      {"window", {{"first_at", format_utc(next_due_)}, {"last_at", format_utc(due.latest)}}},
+      {"schedule",
+       cron_ ? nlohmann::json(cron_->text()) : nlohmann::json(options_.interval.count())},
+      {"schedule_type", cron_ ? "cron" : "interval"},
+      {"slot", format_utc(due.latest)},
+      {"first_due_slot", format_utc(next_due_)},
+      {"missed_slots", missed},
+      {"missed_slots_capped", due.capped}};
   last_fire_ = now;
   next_due_ = slot_after(now);
   fire.evidence["next_due"] = format_utc(next_due_);

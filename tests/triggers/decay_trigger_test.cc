@@ -201,6 +201,8 @@ TEST(DecayTrigger, PageHinkleyOnRegressionErrors) {
   EXPECT_LT(last_seq, 5000 + 130);
   EXPECT_EQ(fire->evidence["window"]["first_seq"], 1);
   EXPECT_GT(fire->evidence["detector"]["statistic"].get<double>(), 50);
+  EXPECT_GT(fire->evidence["value"].get<double>(), fire->evidence["threshold"].get<double>());
+  EXPECT_DOUBLE_EQ(fire->evidence["threshold"].get<double>(), 50);
   EXPECT_EQ(fire->evidence["detector"]["detector"], "page_hinkley");
 }
 
@@ -215,6 +217,7 @@ TEST(DecayTrigger, AdwinFiresOnWorseNotOnBetter) {
   std::optional<Fire> fire = trigger->evaluate(kStart);
   ASSERT_TRUE(fire);
   const auto& cut = fire->evidence["detector"]["last_cut"];
+  EXPECT_GT(fire->evidence["value"].get<double>(), fire->evidence["threshold"].get<double>());
   EXPECT_GT(cut["recent_mean"].get<double>(), cut["older_mean"].get<double>());
   // The recent sub-window starts at a bucket boundary near the change at 10,001.
   EXPECT_GT(fire->evidence["window"]["first_seq"].get<std::int64_t>(), 9'000);
@@ -234,6 +237,7 @@ TEST(DecayTrigger, DdmOnClassificationErrorsSkipsValuesOutsideZeroOne) {
   std::optional<Fire> fire = trigger->evaluate(kStart);
   ASSERT_TRUE(fire);
   EXPECT_EQ(fire->evidence["detector"]["detector"], "ddm");
+  EXPECT_GT(fire->evidence["value"].get<double>(), fire->evidence["threshold"].get<double>());
 }
 
 TEST(DecayTrigger, InvalidOptionsAreNamed) {

@@ -238,7 +238,7 @@ TEST(Engine, NewDataCountsRestartWithEachTraining) {
   engine->training_finished(TrainingOutcome::kSucceeded);
   Decision decision = engine->on_labels(*OwnedLabels::unscored(2101, 100, kStart));
   ASSERT_TRUE(decision.start_training());
-  EXPECT_EQ(decision.fires[0].evidence["first_seq"], 1201);
+  EXPECT_EQ(decision.fires[0].evidence["window"]["first_seq"], 1201);
 }
 
 TEST(Engine, HeldFiresAreCappedAndCounted) {

@@ -50,10 +50,11 @@ TEST(NewDataTrigger, FiresAtTheSampleCountAndResetsOnTraining) {
   trigger->on_labels(*OwnedLabels::unscored(61, 60, kStart));
   std::optional<Fire> fire = trigger->evaluate(kStart);
   ASSERT_TRUE(fire);
-  EXPECT_EQ(fire->evidence["new_samples"], 120);
-  EXPECT_EQ(fire->evidence["first_seq"], 1);
-  EXPECT_EQ(fire->evidence["last_seq"], 120);
+  EXPECT_EQ(fire->evidence["value"], 120);
+  EXPECT_EQ(fire->evidence["window"]["first_seq"], 1);
+  EXPECT_EQ(fire->evidence["window"]["last_seq"], 120);
   EXPECT_EQ(fire->evidence["met_by"], "min_samples");
+  EXPECT_EQ(fire->evidence["threshold"], 100);
   EXPECT_EQ(fire->reason, "120 new labeled samples since the last training (>= min_samples 100)");
   // Consumed: no second fire for the same samples, nor for more, until a training starts.
   EXPECT_FALSE(trigger->evaluate(kStart));
@@ -66,8 +67,8 @@ TEST(NewDataTrigger, FiresAtTheSampleCountAndResetsOnTraining) {
   trigger->on_labels(*OwnedLabels::unscored(720, 1, kStart));
   fire = trigger->evaluate(kStart + std::chrono::minutes(2));
   ASSERT_TRUE(fire);
-  EXPECT_EQ(fire->evidence["first_seq"], 621);
-  EXPECT_EQ(fire->evidence["since"], "2026-11-22T08:01:00Z");
+  EXPECT_EQ(fire->evidence["window"]["first_seq"], 621);
+  EXPECT_EQ(fire->evidence["window"]["since"], "2026-11-22T08:01:00Z");
 }
 
 TEST(NewDataTrigger, FractionOfTheProductionTrainingSetWaitsForAModel) {
@@ -82,6 +83,7 @@ TEST(NewDataTrigger, FractionOfTheProductionTrainingSetWaitsForAModel) {
   std::optional<Fire> fire = trigger->evaluate(kStart);
   ASSERT_TRUE(fire);
   EXPECT_EQ(fire->evidence["fraction_threshold"], 2500);
+  EXPECT_EQ(fire->evidence["threshold"], 2500);
   EXPECT_EQ(fire->evidence["met_by"], "min_fraction");
   EXPECT_EQ(fire->evidence["model_training_rows"], 10'000);
 }

@@ -42,6 +42,9 @@ TEST(ScheduleTrigger, CronAfterDowntimeFiresOnceAndReportsMissedSlots) {
   std::optional<Fire> fire = trigger->evaluate(utc(2026, 11, 25, 3, 0));
   ASSERT_TRUE(fire);
   EXPECT_EQ(fire->evidence["missed_slots"], 3);
+  EXPECT_EQ(fire->evidence["value"], 4);
+  EXPECT_EQ(fire->evidence["window"]["first_at"], "2026-11-22T02:00:00Z");
+  EXPECT_EQ(fire->evidence["window"]["last_at"], "2026-11-25T02:00:00Z");
   EXPECT_EQ(fire->evidence["first_due_slot"], "2026-11-22T02:00:00Z");
   EXPECT_EQ(fire->evidence["slot"], "2026-11-25T02:00:00Z");
   EXPECT_EQ(fire->evidence["next_due"], "2026-11-26T02:00:00Z");
