@@ -36,7 +36,7 @@ Result<std::unique_ptr<CompositeTrigger>> CompositeTrigger::create(
     return Error{prefix + "at_least must be between 1 and the number of children (" +
                  std::to_string(children.size()) + ")"};
   }
-  if (options.window < std::chrono::seconds::zero()) {
+  if (options.window && *options.window < std::chrono::seconds::zero()) {
     return Error{prefix + "window must be >= 0"};
   }
   return std::unique_ptr<CompositeTrigger>(new CompositeTrigger(options, std::move(children)));
@@ -82,8 +82,9 @@ bool CompositeTrigger::ready() const {
 }
 
 void CompositeTrigger::forget_expired(TimePoint now) {
+  if (!options_.window) return;
   for (auto it = remembered_.begin(); it != remembered_.end();) {
-    it = now - it->second.at > options_.window ? remembered_.erase(it) : std::next(it);
+    it = now - it->second.at > *options_.window ? remembered_.erase(it) : std::next(it);
   }
 }
 
@@ -95,6 +96,10 @@ std::optional<Fire> CompositeTrigger::evaluate(TimePoint now) {
   forget_expired(now);
   if (remembered_.size() < required()) return std::nullopt;
   return combine(now);
+}
+
+nlohmann::json CompositeTrigger::window_json() const {
+  return options_.window ? nlohmann::json(options_.window->count()) : nlohmann::json();
 }
 
 Fire CompositeTrigger::combine(TimePoint now) {
@@ -112,12 +117,14 @@ Fire CompositeTrigger::combine(TimePoint now) {
   std::string rule = options_.mode == CompositeMode::kAtLeast
                          ? "at least " + std::to_string(required()) + " of"
                          : std::string(to_string(options_.mode)) + " of";
-  fire.reason = rule + " " + std::to_string(children_.size()) + " children fired (" + names +
-                ") within " + std::to_string(options_.window.count()) + " s" + fire.reason;
-  fire.evidence = {
-      {"mode", to_string(options_.mode)},   {"required", required()},
-      {"children_total", children_.size()}, {"window_seconds", options_.window.count()},
-      {"fired", remembered_.size()},        {"children", std::move(children)}};
+  const std::string within = options_.window
+                                 ? "within " + std::to_string(options_.window->count()) + " s"
+                                 : "since the last training";
+  fire.reason = rule + " " + std::to_string(children_.size()) + " children fired (" + names + ") " +
+                within + fire.reason;
+  fire.evidence = {{"mode", to_string(options_.mode)},   {"required", required()},
+                   {"children_total", children_.size()}, {"window_seconds", window_json()},
+                   {"fired", remembered_.size()},        {"children", std::move(children)}};
   remembered_.clear();
   return fire;
 }
@@ -136,7 +143,7 @@ nlohmann::json CompositeTrigger::describe() const {
   }
   return {{"mode", to_string(options_.mode)},
           {"required", required()},
-          {"window_seconds", options_.window.count()},
+          {"window_seconds", window_json()},
           {"children", std::move(children)}};
 }
 

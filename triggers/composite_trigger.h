@@ -4,11 +4,11 @@
 // composite, not them).
 //
 // Meaning over time: a child's condition is consumed when it fires (Trigger::evaluate), so
-// "all" cannot mean "all hold at this instant". Instead each child's fire is remembered for
-// `window`; the composite fires when at least `required()` distinct children have a
-// remembered fire, and then consumes all remembered fires. With window 0, the children must
-// fire in the same evaluation. Remembered fires are also dropped when a training starts (that
-// training answers them). The fire's evidence holds every child fire it combines.
+// "all" cannot mean "all hold at this instant". Instead each child's latest fire is remembered
+// — by default until the composite fires or a training starts (that training answers it), or
+// for at most `window` when set (0: the children must fire in the same evaluation). The
+// composite fires when at least `required()` distinct children have a remembered fire, then
+// consumes them all. Its evidence holds every child fire it combines.
 //
 // Events go to every child. Children that are not ready() are not evaluated; the composite is
 // ready when at least `required()` children are.
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,9 @@ std::string_view to_string(CompositeMode mode);
 struct CompositeOptions {
   std::string name;
   CompositeMode mode = CompositeMode::kAny;
-  std::int64_t at_least = 1;       // kAtLeast: how many children
-  std::chrono::seconds window{0};  // how long a child's fire counts
+  std::int64_t at_least = 1;  // kAtLeast: how many children
+  // How long a child's fire counts; unset: until the composite fires or a training starts.
+  std::optional<std::chrono::seconds> window;
 };
 
 class CompositeTrigger final : public Trigger {
@@ -62,6 +64,7 @@ class CompositeTrigger final : public Trigger {
       : options_(std::move(options)), children_(std::move(children)) {}
   void forget_expired(TimePoint now);
   Fire combine(TimePoint now);
+  nlohmann::json window_json() const;  // seconds, or null when unset
 
   CompositeOptions options_;
   std::vector<std::unique_ptr<Trigger>> children_;

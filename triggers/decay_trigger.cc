@@ -164,14 +164,10 @@ void DecayTrigger::on_model_promoted(const ModelContext& model) {
   }
   history_.clear();
   last_window_value_.reset();
-  armed_ = true;
   restart_evidence();
 }
 
-void DecayTrigger::on_training_started(TimePoint) {
-  armed_ = true;
-  restart_evidence();
-}
+void DecayTrigger::on_training_started(TimePoint) { restart_evidence(); }
 
 void DecayTrigger::on_labels(const LabeledBatch& batch) {
   if (options_.signal != DecaySignal::kPrequentialError || !model_known_) return;
@@ -354,7 +350,6 @@ nlohmann::json DecayTrigger::position_json(const Position& first, const Position
 }
 
 void DecayTrigger::flag(std::string reason, nlohmann::json evidence) {
-  if (!armed_) return;
   if (pending_) {
     ++pending_repeats_;
     pending_->evidence["repeats"] = pending_repeats_;
@@ -394,7 +389,6 @@ std::optional<Fire> DecayTrigger::evaluate(TimePoint now) {
   pending_.reset();
   pending_repeats_ = 0;
   fire.at = now;
-  armed_ = false;
   return fire;
 }
 
@@ -405,8 +399,7 @@ nlohmann::json DecayTrigger::describe() const {
       {"statistic", statistic_name()},
       {"model_version", model_known_ ? nlohmann::json(model_version_) : nlohmann::json()},
       {"values_seen", values_seen_},
-      {"windows_closed", windows_closed_},
-      {"waiting_for_training", !armed_}};
+      {"windows_closed", windows_closed_}};
   if (options_.signal == DecaySignal::kMetric) state["metric"] = options_.metric;
   if (uses_windows()) {
     state["open_window_values"] = window_.values;

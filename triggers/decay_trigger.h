@@ -28,9 +28,11 @@
 // kQuantile/kRollingAverage with fewer than `min_history` past windows; detectors still within
 // their own warm-up (PH min_instances, ADWIN grace_period, DDM warm_start).
 //
-// Consumption: after firing, the trigger stays quiet until the next training starts; then it
-// needs fresh evidence (detectors and the open window restart; history and baseline are kept,
-// since the production model is unchanged). A promotion resets everything for the new model.
+// Consumption: a fire consumes its evidence; the next fire needs new evidence (another bad
+// window, another detection). A training start restarts the detectors and the open window, so
+// evidence after it is fresh (baseline and history are kept: the production model is
+// unchanged). A promotion resets everything for the new model. Fires carry `model_version`,
+// so the engine drops held ones that judged a model no longer in production.
 //
 // Thread-safety: none (see trigger.h).
 #pragma once
@@ -158,7 +160,6 @@ class DecayTrigger final : public Trigger {
   std::optional<Ddm> ddm_;
   std::optional<Fire> pending_;
   std::int64_t pending_repeats_ = 0;  // further flags folded into pending_
-  bool armed_ = true;
   std::int64_t values_seen_ = 0;
   std::int64_t values_skipped_ = 0;  // DDM inputs outside [0, 1]
   std::int64_t windows_closed_ = 0;

@@ -27,6 +27,7 @@ void NewDataTrigger::on_labels(const LabeledBatch& batch) {
   if (!first_seq_) first_seq_ = batch.first_seq;
   last_seq_ = batch.first_seq + count - 1;
   samples_ += count;
+  samples_since_training_ += count;
 }
 
 void NewDataTrigger::on_model_promoted(const ModelContext& model) {
@@ -36,10 +37,10 @@ void NewDataTrigger::on_model_promoted(const ModelContext& model) {
 
 void NewDataTrigger::on_training_started(TimePoint at) {
   samples_ = 0;
+  samples_since_training_ = 0;
   first_seq_.reset();
   last_seq_ = -1;
-  training_started_at_ = at;
-  armed_ = true;
+  counting_since_ = at;
 }
 
 bool NewDataTrigger::ready() const {
@@ -54,7 +55,7 @@ std::optional<std::int64_t> NewDataTrigger::fraction_threshold() const {
 }
 
 std::optional<Fire> NewDataTrigger::evaluate(TimePoint now) {
-  if (!armed_ || samples_ == 0) return std::nullopt;
+  if (samples_ == 0) return std::nullopt;
   const std::optional<std::int64_t> by_fraction = fraction_threshold();
   const bool count_met = options_.min_samples > 0 && samples_ >= options_.min_samples;
   const bool fraction_met = by_fraction && samples_ >= *by_fraction;
@@ -63,7 +64,8 @@ std::optional<Fire> NewDataTrigger::evaluate(TimePoint now) {
   fire.trigger = options_.name;
   fire.kind = "new_data";
   fire.at = now;
-  fire.reason = std::to_string(samples_) + " new labeled samples since the last training";
+  fire.reason = std::to_string(samples_) + " new labeled samples since the last " +
+                (samples_ == samples_since_training_ ? "training" : "new-data fire");
   if (count_met) {
     fire.reason += " (>= min_samples " + std::to_string(options_.min_samples) + ")";
   } else {
@@ -73,7 +75,7 @@ std::optional<Fire> NewDataTrigger::evaluate(TimePoint now) {
   }
   nlohmann::json window = {{"first_seq", *first_seq_}, {"last_seq", last_seq_}};
   window["since"] =
-      training_started_at_ ? nlohmann::json(format_utc(*training_started_at_)) : nlohmann::json();
+      counting_since_ ? nlohmann::json(format_utc(*counting_since_)) : nlohmann::json();
   fire.evidence = {
       {"statistic", "new_labeled_samples"},
       {"value", samples_},
@@ -84,18 +86,21 @@ std::optional<Fire> NewDataTrigger::evaluate(TimePoint now) {
       {"model_training_rows",
        model_training_rows_ ? nlohmann::json(*model_training_rows_) : nlohmann::json()},
       {"fraction_threshold", by_fraction ? nlohmann::json(*by_fraction) : nlohmann::json()},
-      {"met_by", count_met ? "min_samples" : "min_fraction"}};
-  armed_ = false;
+      {"met_by", count_met ? "min_samples" : "min_fraction"},
+      {"samples_since_training", samples_since_training_}};
+  samples_ = 0;
+  first_seq_.reset();
+  counting_since_ = now;
   return fire;
 }
 
 nlohmann::json NewDataTrigger::describe() const {
   const std::optional<std::int64_t> by_fraction = fraction_threshold();
   return {{"new_samples", samples_},
+          {"samples_since_training", samples_since_training_},
           {"min_samples", options_.min_samples},
           {"min_fraction", options_.min_fraction},
-          {"fraction_threshold", by_fraction ? nlohmann::json(*by_fraction) : nlohmann::json()},
-          {"waiting_for_training", !armed_}};
+          {"fraction_threshold", by_fraction ? nlohmann::json(*by_fraction) : nlohmann::json()}};
 }
 
 }  // namespace ctd::triggers

@@ -2,9 +2,11 @@
 // last training started: at least `min_samples`, and/or at least `min_fraction` of the
 // production model's training-set size (whichever is met first when both are set).
 //
+// Consumption: a fire consumes the samples it counted; the next fire needs the threshold again
+// in samples that arrived after it (or after the next training start, which resets the count).
+//
 // Warm-up: with only `min_fraction` set, the trigger is not ready until a production model is
-// known (on_model_promoted). After firing it stays quiet until the next training starts, which
-// resets the count.
+// known (on_model_promoted).
 //
 // Thread-safety: none (see trigger.h).
 #pragma once
@@ -38,7 +40,7 @@ class NewDataTrigger final : public Trigger {
   std::optional<Fire> evaluate(TimePoint now) override;
   nlohmann::json describe() const override;
 
-  std::int64_t samples_since_training() const { return samples_; }
+  std::int64_t samples_since_training() const { return samples_since_training_; }
 
  private:
   explicit NewDataTrigger(NewDataOptions options) : options_(std::move(options)) {}
@@ -46,13 +48,14 @@ class NewDataTrigger final : public Trigger {
   std::optional<std::int64_t> fraction_threshold() const;
 
   NewDataOptions options_;
+  std::int64_t samples_since_training_ = 0;
+  // Samples not yet consumed by a fire: since the last fire or training start.
   std::int64_t samples_ = 0;
   std::optional<std::int64_t> first_seq_;
   std::int64_t last_seq_ = -1;
-  std::optional<TimePoint> training_started_at_;
+  std::optional<TimePoint> counting_since_;  // last fire or training start
   std::optional<std::int64_t> model_training_rows_;
   std::int64_t model_version_ = -1;
-  bool armed_ = true;
 };
 
 }  // namespace ctd::triggers

@@ -11,6 +11,7 @@
 namespace ctd::triggers {
 namespace {
 
+using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
 using testing::FakeTrigger;
@@ -91,6 +92,20 @@ TEST(CompositeTrigger, WindowZeroMeansTheSameEvaluation) {
   children.knobs[0].fire_next = true;
   children.knobs[1].fire_next = true;
   EXPECT_TRUE(all->evaluate(kStart + seconds(2)));
+}
+
+TEST(CompositeTrigger, WithoutAWindowFiresCountUntilATraining) {
+  Children children;
+  auto all =
+      make({.name = "all", .mode = CompositeMode::kAll, .at_least = 1, .window = std::nullopt},
+           children, 2);
+  children.knobs[0].fire_next = true;
+  EXPECT_FALSE(all->evaluate(kStart));
+  children.knobs[1].fire_next = true;
+  std::optional<Fire> fire = all->evaluate(kStart + hours(30));
+  ASSERT_TRUE(fire);
+  EXPECT_EQ(fire->reason.substr(0, 51), "all of 2 children fired (a, b) since the last train");
+  EXPECT_TRUE(fire->evidence["window_seconds"].is_null());
 }
 
 TEST(CompositeTrigger, AtLeastTwoOfThree) {

@@ -64,15 +64,21 @@ TEST(DecayTrigger, StaticThresholdOnPrequentialErrorWindows) {
   EXPECT_EQ(fire->evidence["window"]["values"], 100);
   EXPECT_EQ(fire->evidence["model_version"], 4);
   EXPECT_EQ(fire->reason, "window_mean_prequential_error = 0.3 > 0.2 (static_threshold)");
-  // Consumed until a training starts, then it needs a fresh bad window.
+  // Consumed: no second fire for the same window; a new bad window fires again.
+  EXPECT_FALSE(trigger->evaluate(kStart + minutes(1)));
   trigger->on_labels(*errors_with_rate(301, 100, 40));
-  EXPECT_FALSE(trigger->evaluate(kStart + minutes(2)));
+  fire = trigger->evaluate(kStart + minutes(2));
+  ASSERT_TRUE(fire);
+  EXPECT_EQ(fire->evidence["window"]["first_seq"], 301);
+  // A training start discards the open window: evidence after it is fresh.
+  trigger->on_labels(*errors_with_rate(401, 50, 50));
   trigger->on_training_started(kStart + minutes(3));
+  trigger->on_labels(*errors_with_rate(451, 50, 0));
   EXPECT_FALSE(trigger->evaluate(kStart + minutes(3)));
-  trigger->on_labels(*errors_with_rate(401, 100, 40));
+  trigger->on_labels(*errors_with_rate(501, 50, 50));  // window 451-550: 0.5
   fire = trigger->evaluate(kStart + minutes(4));
   ASSERT_TRUE(fire);
-  EXPECT_EQ(fire->evidence["window"]["first_seq"], 401);
+  EXPECT_EQ(fire->evidence["window"]["first_seq"], 451);
 }
 
 TEST(DecayTrigger, BaselineDropFromPromotionMetrics) {

@@ -56,10 +56,20 @@ TEST(NewDataTrigger, FiresAtTheSampleCountAndResetsOnTraining) {
   EXPECT_EQ(fire->evidence["met_by"], "min_samples");
   EXPECT_EQ(fire->evidence["threshold"], 100);
   EXPECT_EQ(fire->reason, "120 new labeled samples since the last training (>= min_samples 100)");
-  // Consumed: no second fire for the same samples, nor for more, until a training starts.
+  // Consumed: no second fire for the same samples; the next needs 100 more.
   EXPECT_FALSE(trigger->evaluate(kStart));
-  trigger->on_labels(*OwnedLabels::unscored(121, 500, kStart));
+  trigger->on_labels(*OwnedLabels::unscored(121, 99, kStart));
   EXPECT_FALSE(trigger->evaluate(kStart));
+  trigger->on_labels(*OwnedLabels::unscored(220, 1, kStart));
+  fire = trigger->evaluate(kStart + std::chrono::seconds(30));
+  ASSERT_TRUE(fire);
+  EXPECT_EQ(fire->evidence["window"]["first_seq"], 121);
+  EXPECT_EQ(fire->evidence["window"]["since"], "2026-11-22T08:00:00Z");
+  EXPECT_EQ(fire->evidence["samples_since_training"], 220);
+  EXPECT_EQ(fire->reason,
+            "100 new labeled samples since the last new-data fire (>= min_samples 100)");
+  // A training start resets the count.
+  trigger->on_labels(*OwnedLabels::unscored(221, 50, kStart));
   trigger->on_training_started(kStart + std::chrono::minutes(1));
   EXPECT_EQ(trigger->samples_since_training(), 0);
   trigger->on_labels(*OwnedLabels::unscored(621, 99, kStart));
