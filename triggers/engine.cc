@@ -62,6 +62,11 @@ nlohmann::json Decision::to_json() const {
                          {"follow_up", follow_up}};
   if (deferred_by) json["deferred_by"] = to_string(*deferred_by);
   if (not_before) json["not_before"] = format_utc(*not_before);
+  if (!superseded.empty()) {
+    nlohmann::json dropped = nlohmann::json::array();
+    for (const Fire& fire : superseded) dropped.push_back(fire_to_json(fire));
+    json["superseded_fires"] = std::move(dropped);
+  }
   return json;
 }
 
@@ -111,7 +116,24 @@ Decision Engine::on_inferences(const InferenceBatch& batch) {
 Decision Engine::on_metric(const MetricPoint& point) { return route(point, &Trigger::on_metric); }
 
 Decision Engine::on_model_promoted(const ModelContext& model) {
-  return route(model, &Trigger::on_model_promoted);
+  std::vector<Fire> superseded = promote(model);
+  Decision decision = tick();
+  decision.superseded = std::move(superseded);
+  return decision;
+}
+
+std::vector<Fire> Engine::promote(const ModelContext& model) {
+  for (auto& trigger : triggers_) trigger->on_model_promoted(model);
+  std::vector<Fire> superseded;
+  std::vector<Fire> kept;
+  for (Fire& fire : held_) {
+    const auto version = fire.evidence.find("model_version");
+    const bool stale = version != fire.evidence.end() && version->is_number_integer() &&
+                       version->get<std::int64_t>() < model.version;
+    (stale ? superseded : kept).push_back(std::move(fire));
+  }
+  held_ = std::move(kept);
+  return superseded;
 }
 
 Decision Engine::tick() {
@@ -137,12 +159,16 @@ Result<Decision> Engine::request_manual(std::string_view trigger, std::string re
   return decide(now, evaluate_triggers(now));
 }
 
-Decision Engine::training_finished(TrainingOutcome outcome) {
+Decision Engine::training_finished(TrainingOutcome outcome, const ModelContext* promoted) {
   const TimePoint now = clock_.now();
   in_flight_ = false;
   last_finished_ = now;
   last_outcome_ = outcome;
-  return decide(now, evaluate_triggers(now));
+  std::vector<Fire> superseded;
+  if (promoted != nullptr) superseded = promote(*promoted);
+  Decision decision = decide(now, evaluate_triggers(now));
+  decision.superseded = std::move(superseded);
+  return decision;
 }
 
 std::vector<Fire> Engine::evaluate_triggers(TimePoint now) {

@@ -9,12 +9,17 @@
 //     outcome);
 //   * min_interval: no training starts within `min_interval` after the previous one started;
 //   * manual fires skip cooldown and min_interval (a person asked), never the in-flight rule;
-//   * warm-up: triggers that are not ready() are not evaluated; describe() lists them.
+//   * warm-up: triggers that are not ready() are not evaluated; describe() lists them;
+//   * superseded: when a model is promoted, held fires whose evidence names an older
+//     `model_version` (decay judged the previous model) are dropped and reported, so a
+//     training that replaced a decayed model is not followed by a retraining for the same decay.
 //
 // A kStartTraining decision means the engine now counts a training as in flight and has told
 // every trigger (on_training_started); the caller launches it and reports its end with
-// training_finished() (also when the launch failed). Held fires are released by the next event
-// or tick() once the limits allow, or by training_finished() when no limit is pending.
+// training_finished() (also when the launch failed), passing the promoted model if the run
+// produced one, so the promotion is seen before held fires are released. Held fires are released by
+// the next event or tick() once the limits allow, or by training_finished() when no limit is
+// pending.
 //
 // Time comes from the injected Clock. Thread-safety: none; the pipeline's manager calls it
 // from one thread at a time.
@@ -63,6 +68,7 @@ struct Decision {
   // that just arrived and are now held.
   std::vector<Fire> fires;
   std::int64_t omitted_fires = 0;  // held fires dropped beyond the cap (counted, not kept)
+  std::vector<Fire> superseded;    // held fires dropped because they judged an older model
   bool follow_up = false;          // kStartTraining that releases held fires
   TimePoint at{};
 
@@ -88,7 +94,8 @@ class Engine {
   Result<Decision> request_manual(std::string_view trigger, std::string reason,
                                   std::string requested_by);
   // The training started by the last kStartTraining decision ended (or never launched).
-  Decision training_finished(TrainingOutcome outcome);
+  // `promoted`: the model it produced when that model was promoted, else null.
+  Decision training_finished(TrainingOutcome outcome, const ModelContext* promoted = nullptr);
 
   bool training_in_flight() const { return in_flight_; }
   std::size_t held_fires() const { return held_.size(); }
@@ -103,6 +110,8 @@ class Engine {
          std::vector<std::unique_ptr<Trigger>> triggers, EngineHistory history);
   std::vector<Fire> evaluate_triggers(TimePoint now);
   Decision decide(TimePoint now, std::vector<Fire> new_fires);
+  // Routes a promotion to the triggers and returns the held fires it supersedes.
+  std::vector<Fire> promote(const ModelContext& model);
   // The earliest start the limits allow for non-manual fires, if later than `now`.
   std::optional<std::pair<DeferReason, TimePoint>> limit_at(TimePoint now) const;
   Decision start(TimePoint now, bool releases_held);

@@ -207,6 +207,34 @@ TEST(Engine, DecayIsWarmingUpUntilAModelIsPromoted) {
   EXPECT_EQ(decision.fires[0].kind, "decay");
 }
 
+TEST(Engine, APromotionSupersedesHeldDecayFiresAboutTheOldModel) {
+  DecayOptions decay;
+  decay.name = "error-rate";
+  decay.window_samples = 100;
+  decay.threshold = 0.2;
+  std::vector<std::unique_ptr<Trigger>> extra;
+  extra.push_back(DecayTrigger::create(decay).value());
+  Fixture f({}, {}, std::move(extra));
+  f.engine->on_model_promoted(testing::model(1, 1000));
+  const std::vector<double> bad(100, 1.0);
+  ASSERT_TRUE(f.engine->on_labels(*OwnedLabels(1, bad, kStart)).start_training());
+  // The old model keeps failing while its replacement trains: held, with the fake "a".
+  EXPECT_EQ(f.engine->on_labels(*OwnedLabels(101, bad, kStart)).deferred_by,
+            DeferReason::kInFlight);
+  f.a_knobs.fire_next = true;
+  f.engine->tick();
+  ASSERT_EQ(f.engine->held_fires(), 2u);
+  const ModelContext replacement = testing::model(2, 1200);
+  Decision decision = f.engine->training_finished(TrainingOutcome::kSucceeded, &replacement);
+  ASSERT_EQ(decision.superseded.size(), 1u);
+  EXPECT_EQ(decision.superseded[0].trigger, "error-rate");
+  ASSERT_TRUE(decision.start_training());  // "a" still asks for a training
+  EXPECT_EQ(trigger_names(decision), std::vector<std::string>{"a"});
+  EXPECT_EQ(decision.to_json()["superseded_fires"][0]["evidence"]["model_version"], 1);
+  // Without other held fires the promotion leaves nothing to start.
+  ASSERT_TRUE(f.engine->training_finished(TrainingOutcome::kSucceeded).kind == DecisionKind::kNone);
+}
+
 TEST(Engine, ScheduleFiresOnTickAndOnceAfterDowntime) {
   ManualClock clock(kStart);
   std::vector<std::unique_ptr<Trigger>> triggers;
