@@ -88,7 +88,8 @@ class Engine {
   Decision on_inferences(const InferenceBatch& batch);
   Decision on_metric(const MetricPoint& point);
   Decision on_model_promoted(const ModelContext& model);
-  // Clock progress alone (schedules, releasing held fires after a cooldown).
+  // Clock progress alone (schedules, releasing held fires after a cooldown). Call at least
+  // once a minute.
   Decision tick();
   // A person's request through the API/CLI, to the top-level ManualTrigger named `trigger`.
   Result<Decision> request_manual(std::string_view trigger, std::string reason,
