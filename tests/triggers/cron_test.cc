@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
 #include <string>
 
 #include "tests/triggers/test_time.h"
@@ -43,6 +46,11 @@ TEST(Cron, ListsRangesAndNames) {
   EXPECT_EQ(next("0 9 * * mon-fri", utc(2026, 11, 21, 10, 0)), "2026-11-23T09:00:00Z");
   EXPECT_EQ(next("30 6 1 JAN,jul *", utc(2026, 11, 22)), "2027-01-01T06:30:00Z");
   EXPECT_EQ(next("30 6 1 jan,JUL *", utc(2027, 1, 1, 6, 30)), "2027-07-01T06:30:00Z");
+  EXPECT_EQ(next("0 0 1 JAN-DEC/3 *", utc(2027, 1, 1)), "2027-04-01T00:00:00Z");
+  EXPECT_EQ(next("0 0 1 JAN-DEC/3 *", utc(2027, 4, 1)), "2027-07-01T00:00:00Z");
+  // Monday-Friday every other day: Mon, Wed, Fri. 2026-11-25 is a Wednesday.
+  EXPECT_EQ(next("0 0 * * MON-FRI/2", utc(2026, 11, 23)), "2026-11-25T00:00:00Z");
+  EXPECT_EQ(next("0 0 * * MON-FRI/2", utc(2026, 11, 27)), "2026-11-30T00:00:00Z");
 }
 
 TEST(Cron, SundayIsZeroOrSeven) {
@@ -125,6 +133,83 @@ TEST(Cron, NextAfterAgreesWithMinuteScan) {
       ++checked;
     }
     EXPECT_GT(checked, 3) << text;
+  }
+}
+
+// Seeded random expressions: next_after agrees with the minute scan (bounded to 3 years; an
+// expression whose next slot lies beyond must not report one inside).
+TEST(Cron, RandomExpressionsAgreeWithMinuteScan) {
+  std::mt19937 rng(2026);
+  auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); };
+  auto field = [&](int low, int high) -> std::string {
+    const int a = pick(low, high);
+    const int b = pick(a, high);
+    switch (pick(0, 5)) {
+      case 0:
+        return "*";
+      case 1:
+        return std::to_string(a);
+      case 2:
+        return std::to_string(a) + "-" + std::to_string(b);
+      case 3:
+        return "*/" + std::to_string(pick(1, high - low + 1));
+      case 4:
+        return std::to_string(a) + "-" + std::to_string(b) + "/" + std::to_string(pick(1, 5));
+      default:
+        return std::to_string(a) + "," + std::to_string(b);
+    }
+  };
+  int compared = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::string text = field(0, 59) + " " + field(0, 23) + " " + field(1, 31) + " " +
+                             field(1, 12) + " " + field(0, 7);
+    Result<CronExpression> parsed = CronExpression::parse(text);
+    if (!parsed.ok()) {
+      EXPECT_NE(parsed.error().message.find("never fires"), std::string::npos) << text;
+      continue;
+    }
+    const CronExpression& cron = parsed.value();
+    TimePoint t = utc(2027, 1, 1) + std::chrono::minutes(pick(0, 525'600));
+    for (int step = 0; step < 3; ++step) {
+      const TimePoint limit = t + std::chrono::days(3 * 366);
+      TimePoint scan = std::chrono::floor<std::chrono::minutes>(t) + std::chrono::minutes(1);
+      while (scan < limit && !cron.matches(scan)) scan += std::chrono::minutes(1);
+      const TimePoint got = cron.next_after(t).value();
+      if (scan >= limit) {
+        EXPECT_GE(got, limit) << text;
+        break;
+      }
+      ASSERT_EQ(format_utc(got), format_utc(scan)) << text << " after " << format_utc(t);
+      t = got;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 100);
+}
+
+TimePoint parse_utc(const std::string& text) {
+  int year = 0;
+  unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  std::sscanf(text.c_str(), "%d-%u-%uT%u:%u:%uZ", &year, &month, &day, &hour, &minute, &second);
+  return utc(year, month, day, hour, minute, second);
+}
+
+// Next fire times computed by an independent Python oracle (datetime calendar):
+// tests/triggers/fixtures/cron_oracle.py wrote cron_next_fire.json.
+TEST(Cron, AgreesWithThePythonOracle) {
+  std::ifstream file(std::string(CTD_SOURCE_DIR) + "/tests/triggers/fixtures/cron_next_fire.json");
+  ASSERT_TRUE(file) << "missing fixture";
+  const nlohmann::json fixture = nlohmann::json::parse(file);
+  ASSERT_GE(fixture["cases"].size(), 50u);
+  for (const nlohmann::json& c : fixture["cases"]) {
+    const std::string expression = c["expression"];
+    Result<CronExpression> parsed = CronExpression::parse(expression);
+    ASSERT_TRUE(parsed.ok()) << expression << ": " << parsed.error().message;
+    TimePoint t = parse_utc(c["after"]);
+    for (const nlohmann::json& expected : c["next"]) {
+      t = parsed.value().next_after(t).value();
+      ASSERT_EQ(format_utc(t), expected.get<std::string>()) << expression;
+    }
   }
 }
 
