@@ -13,7 +13,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace ctd::triggers {
@@ -222,6 +225,65 @@ TEST(Ddm, DetectsAnErrorRateJumpWithinTheExpectedDelay) {
   }
   std::nth_element(delays.begin(), delays.begin() + kSeeds / 2, delays.end());
   EXPECT_LE(delays[kSeeds / 2], 1'500);
+}
+
+// The deterministic streams of tests/triggers/fixtures/detector_oracle.py.
+std::vector<double> oracle_stream(const nlohmann::json& spec) {
+  std::uint32_t state = spec["seed"].get<std::uint32_t>();
+  auto uniform = [&state] {
+    state = 1664525u * state + 1013904223u;  // mod 2^32 by unsigned wrap-around
+    return static_cast<double>(state >> 8) / 16777216.0;
+  };
+  std::vector<double> values;
+  const bool bernoulli = spec["kind"] == "bernoulli";
+  for (const nlohmann::json& segment : spec["segments"]) {
+    for (int i = 0; i < segment["length"].get<int>(); ++i) {
+      const double u = uniform();
+      values.push_back(bernoulli ? (u < segment["p"].get<double>() ? 1.0 : 0.0)
+                                 : segment["mean"].get<double>() +
+                                       segment["spread"].get<double>() * (u - 0.5));
+    }
+  }
+  return values;
+}
+
+// Drift (and DDM warning) indices agree exactly with plain-Python implementations written from
+// the published definitions; ADWIN's window widths after each cut agree too.
+TEST(Detectors, AgreeWithThePythonOracle) {
+  std::ifstream file(std::string(CTD_SOURCE_DIR) +
+                     "/tests/triggers/fixtures/detector_expectations.json");
+  ASSERT_TRUE(file) << "missing fixture";
+  const nlohmann::json fixture = nlohmann::json::parse(file);
+  ASSERT_EQ(fixture["cases"].size(), 5u);
+  for (const nlohmann::json& c : fixture["cases"]) {
+    const std::vector<double> values = oracle_stream(c["stream"]);
+    const nlohmann::json& expected = c["expected"];
+    std::vector<int> drifts, warnings, widths;
+    PageHinkley ph;
+    Ddm ddm;
+    Adwin adwin;
+    for (int i = 0; i < static_cast<int>(values.size()); ++i) {
+      DetectorState state = DetectorState::kStable;
+      if (c["detector"] == "page_hinkley") state = ph.update(values[i]);
+      if (c["detector"] == "ddm") state = ddm.update(values[i]);
+      if (c["detector"] == "adwin") state = adwin.update(values[i]);
+      if (state == DetectorState::kWarning) warnings.push_back(i);
+      if (state != DetectorState::kDrift) continue;
+      drifts.push_back(i);
+      if (c["detector"] == "adwin") widths.push_back(static_cast<int>(adwin.width()));
+    }
+    const std::string name = c["name"];
+    ASSERT_FALSE(expected["drifts"].empty()) << name;
+    EXPECT_EQ(drifts, expected["drifts"].get<std::vector<int>>()) << name;
+    if (expected.contains("warnings")) {
+      EXPECT_EQ(warnings, expected["warnings"].get<std::vector<int>>()) << name;
+    }
+    if (c["detector"] == "adwin") {
+      EXPECT_EQ(widths, expected["widths_after"].get<std::vector<int>>()) << name;
+      EXPECT_EQ(adwin.width(), expected["final_width"].get<std::int64_t>()) << name;
+      EXPECT_NEAR(adwin.mean(), expected["final_mean"].get<double>(), 1e-9) << name;
+    }
+  }
 }
 
 TEST(Detectors, InvalidOptionsAreNamed) {
