@@ -24,10 +24,12 @@
 
 #include "config/internal.h"
 #include "config/reader.h"
+#include "config/training_reader.h"
 
 namespace ctd::config {
 namespace {
 
+using internal::absolute_path;
 using internal::assign;
 using internal::choice_error;
 using internal::ErrorSink;
@@ -42,10 +44,13 @@ using internal::MapReader;
 using internal::Range;
 using internal::read_bool;
 using internal::read_choice;
+using internal::read_dataset;
 using internal::read_int;
 using internal::read_list;
 using internal::read_number;
+using internal::read_run_defaults;
 using internal::read_string;
+using internal::read_training_options;
 using internal::scalar;
 using internal::UniqueNames;
 
@@ -67,8 +72,8 @@ constexpr Range kNumClassesRange{2, 10'000};
 // The enumerations (kFeatureTypes, kLabelKinds, ...) are in config/internal.h.
 
 // Known keys of each map.
-constexpr std::string_view kRootKeys[] = {"postgres", "kafka", "ingest",
-                                          "http",     "log",   "pipelines"};
+constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",   "http",
+                                          "log",      "training", "pipelines"};
 constexpr std::string_view kPostgresKeys[] = {"dsn"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_partitions",
                                            "properties"};
@@ -77,7 +82,8 @@ constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait
                                             "retry_initial_ms",  "retry_max_ms"};
 constexpr std::string_view kHttpKeys[] = {"listen_address", "port"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
-constexpr std::string_view kPipelineKeys[] = {"name", "topics", "features", "label"};
+constexpr std::string_view kPipelineKeys[] = {"name",  "topics",  "features",
+                                              "label", "dataset", "training"};
 constexpr std::string_view kTopicsKeys[] = {"labels", "inferences", "metrics"};
 constexpr std::string_view kFeatureKeys[] = {"name", "type", "required",
                                              "min",  "max",  "allowed_values"};
@@ -87,6 +93,8 @@ constexpr std::string_view kEnvPostgresDsn = "CTD_POSTGRES_DSN";
 constexpr std::string_view kEnvKafkaBrokers = "CTD_KAFKA_BROKERS";
 constexpr std::string_view kEnvHttpPort = "CTD_HTTP_PORT";
 constexpr std::string_view kEnvLogLevel = "CTD_LOG_LEVEL";
+constexpr std::string_view kEnvTrainer = "CTD_TRAINER";
+constexpr std::string_view kEnvTrainingRunRoot = "CTD_TRAINING_RUN_ROOT";
 
 // ---------------------------------------------------------------------------------------------
 // Sections.
@@ -94,6 +102,7 @@ constexpr std::string_view kEnvLogLevel = "CTD_LOG_LEVEL";
 struct ParseContext {
   ErrorSink& errors;
   const Environment& env;
+  std::filesystem::path config_dir;  // absolute; relative paths in the file are resolved to it
   UniqueNames topics{"topic"};
 };
 
@@ -301,6 +310,8 @@ PipelineOptions read_pipeline(ParseContext& ctx, const Field& item, UniqueNames&
   pipeline.topics = read_topics(ctx, map);
   pipeline.features = read_features(ctx.errors, map);
   pipeline.label = read_label(ctx.errors, map);
+  pipeline.dataset = read_dataset(map);
+  pipeline.training = read_run_defaults(map, pipeline.features, ctx.config_dir);
   return pipeline;
 }
 
@@ -315,8 +326,9 @@ void read_pipelines(ParseContext& ctx, const MapReader& root, std::vector<Pipeli
   for (const Field& item : *items) out.push_back(read_pipeline(ctx, item, names));
 }
 
-Options read_options(ErrorSink& errors, const YAML::Node& root, const Environment& env) {
-  ParseContext ctx{errors, env};
+Options read_options(ErrorSink& errors, const YAML::Node& root, const Environment& env,
+                     const std::filesystem::path& config_dir) {
+  ParseContext ctx{errors, env, config_dir};
   const MapReader map(errors, Field{root, root.Mark(), ""}, kRootKeys);
   Options options;
   read_postgres(ctx, map, options.postgres);
@@ -324,6 +336,7 @@ Options read_options(ErrorSink& errors, const YAML::Node& root, const Environmen
   read_ingest(ctx, map, options.ingest);
   read_http(ctx, map, options.http);
   read_log(ctx, map, options.log);
+  options.training = read_training_options(map, ctx.config_dir);
   read_pipelines(ctx, map, options.pipelines);
   return options;
 }
@@ -336,12 +349,30 @@ struct StringOverride {
   std::string& (*target)(Options&);
 };
 
-constexpr std::array<StringOverride, 4> kStringOverrides{{
+constexpr std::array<StringOverride, 6> kStringOverrides{{
     {"CTD_POSTGRES_DSN", [](Options& o) -> std::string& { return o.postgres.dsn; }},
     {"CTD_KAFKA_BROKERS", [](Options& o) -> std::string& { return o.kafka.brokers; }},
     {"CTD_KAFKA_GROUP_ID", [](Options& o) -> std::string& { return o.kafka.group_id; }},
     {"CTD_HTTP_ADDRESS", [](Options& o) -> std::string& { return o.http.listen_address; }},
+    {kEnvTrainer, [](Options& o) -> std::string& { return o.training.trainer; }},
+    {kEnvTrainingRunRoot, [](Options& o) -> std::string& { return o.training.run_root; }},
 }};
+
+// Path overrides are made absolute against the working directory, like paths in the file are
+// against the file's directory, so that every path in Options is absolute.
+constexpr std::array<std::string_view, 2> kPathOverrides{kEnvTrainer, kEnvTrainingRunRoot};
+
+std::filesystem::path working_directory() {
+  std::error_code ec;
+  std::filesystem::path cwd = std::filesystem::current_path(ec);
+  return ec ? std::filesystem::path("/") : cwd;
+}
+
+// The absolute directory of the config file `file`, against which its relative paths resolve.
+std::filesystem::path config_directory(const std::string& file) {
+  const std::filesystem::path directory = std::filesystem::path(file).parent_path();
+  return directory.is_absolute() ? directory : working_directory() / directory;
+}
 
 const std::string* env_value(const Environment& env, std::string_view variable) {
   const auto it = env.find(std::string(variable));
@@ -356,6 +387,10 @@ void apply_environment(const Environment& env, Options& options, ErrorSink& erro
     if (const std::string* value = env_value(env, override.variable)) {
       if (value->empty()) report(override.variable, "must not be empty");
       override.target(options) = *value;
+      if (!value->empty() &&
+          std::ranges::find(kPathOverrides, override.variable) != kPathOverrides.end()) {
+        override.target(options) = absolute_path(*value, working_directory());
+      }
     }
   }
   if (const std::string* value = env_value(env, kEnvHttpPort)) {
@@ -413,7 +448,7 @@ std::variant<Options, std::vector<ConfigError>> parse(const std::string& yaml_te
       errors.unpositioned("", "the configuration file is empty");
       return std::move(errors).take();
     }
-    Options options = read_options(errors, root, env);
+    Options options = read_options(errors, root, env, config_directory(file));
     apply_environment(env, options, errors);
     if (errors.empty()) return options;
   } catch (const YAML::ParserException& e) {
