@@ -126,8 +126,8 @@ struct Options {
   IngestOptions ingest;
   HttpOptions http;
   LogOptions log;
-  TrainingOptions training;                // key "training" (optional)
   std::vector<PipelineOptions> pipelines;  // at least one
+  TrainingOptions training;                // key "training" (optional)
 };
 
 }  // namespace ctd::config

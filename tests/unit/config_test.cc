@@ -924,6 +924,8 @@ TEST(ConfigRender, OutputParsesBackToTheSameConfiguration) {
   const Environment env{{"CTD_POSTGRES_DSN", "host=db"}};
   const std::string rendered = ctd::config::render(options_of(text, env));
   EXPECT_NE(rendered.find("pipelines:"), std::string::npos);
+  EXPECT_NE(rendered.find("memory_limit_mb: 16384\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("slices: [channel, country]\n"), std::string::npos) << rendered;
   EXPECT_EQ(ctd::config::render(options_of(rendered)), rendered);
 }
 
@@ -943,12 +945,21 @@ TEST(ConfigExamples, ShippedExamplesParseWithoutErrors) {
   EXPECT_EQ(options.pipelines[0].name, "demo");
   EXPECT_EQ(options.kafka.brokers, "embedded");
   EXPECT_EQ(options.pipelines[0].features.size(), 4u);
+  EXPECT_EQ(options.training.run_root, TrainingOptions().run_root);  // the demo script sets it
+  EXPECT_EQ(options.pipelines[0].training.model.hidden, std::vector<int>{16});
+  EXPECT_EQ(options.pipelines[0].training.epochs, 5);
+  EXPECT_EQ(options.pipelines[0].training.slices, std::vector<std::string>{"segment"});
 
   const auto production = ctd::config::load((examples_dir() / "production.yaml").string(),
                                             {{"CTD_POSTGRES_DSN", "host=db"}});
   ASSERT_TRUE(std::holds_alternative<Options>(production))
       << describe(std::get<std::vector<ConfigError>>(production));
-  EXPECT_EQ(std::get<Options>(production).pipelines.size(), 2u);
+  const Options& prod = std::get<Options>(production);
+  EXPECT_EQ(prod.pipelines.size(), 2u);
+  EXPECT_EQ(prod.training.timeout, std::chrono::seconds(7200));
+  EXPECT_EQ(prod.pipelines[0].training.optimizer.kind, ctd::trainers::OptimizerKind::kAdamW);
+  EXPECT_EQ(prod.pipelines[0].dataset.last_days, 90);
+  EXPECT_EQ(prod.pipelines[1].training.model.kind, ctd::trainers::ModelKind::kLinear);
 }
 
 TEST(ConfigLoad, UnreadableFileIsOneError) {
