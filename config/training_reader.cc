@@ -30,7 +30,7 @@ namespace {
 constexpr Range kTimeoutSecondsRange{1, 604'800};
 constexpr Range kKillGraceSecondsRange{1, 600};
 constexpr Range kMemoryLimitMbRange{0, 4'194'304};
-constexpr std::int64_t kMinMemoryLimitMb = 64;  // below this a trainer cannot even load
+constexpr std::int64_t kMinMemoryLimitMb = 64;  // smaller limits are taken for unit mistakes
 constexpr Range kMaxConcurrentRunsRange{1, 64};
 constexpr Range kLastSamplesRange{1, 1'000'000'000};
 constexpr Range kLastDaysRange{1, 36'500};
