@@ -1,6 +1,7 @@
-// Private to config/: what the loader (loader.cc) and the renderer (render.cc) share — the
-// names of enumerated values, so that rendered YAML reads back to the same options, and
-// case folding. Not part of the module's API; include config/loader.h instead.
+// Private to config/: what the loader (loader.cc, training_reader.cc) and the renderer
+// (render.cc) share — the names of enumerated values and the user-settable run-spec keys, so
+// that rendered YAML reads back to the same options, and case folding. Not part of the module's
+// API; include config/loader.h instead.
 //
 // Thread-safety: constants and pure functions.
 #pragma once
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -43,6 +45,60 @@ inline constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{
     {"warn", "warn"},
     {"error", "error"},
 }};
+
+// The YAML form of a run-spec key's value (also its form in trainers::RunSpec::to_json()).
+enum class SpecValue {
+  kInt,     // an int
+  kSeed,    // a non-negative 64-bit integer
+  kNumber,  // a double
+  kBool,
+  kString,      // a non-empty string, checked by trainers::parse_run_spec
+  kPath,        // a file path, made absolute against the config file's directory
+  kIntList,     // a list of ints
+  kStringList,  // a list of non-empty strings
+  kMap,         // a nested map with the keys `members`
+};
+
+// One key of a pipeline's `training` section: a run-spec key that a user may set. The keys a
+// daemon sets per run (run_id, pipeline, snapshot, init_model_path, code_version) are absent
+// on purpose, so that the loader reports them as unknown.
+struct SpecKey {
+  std::string_view name;
+  SpecValue value;
+  std::span<const SpecKey> members = {};
+};
+
+inline constexpr SpecKey kModelSpecKeys[] = {
+    {"type", SpecValue::kString},       {"hidden", SpecValue::kIntList},
+    {"activation", SpecValue::kString}, {"dropout", SpecValue::kNumber},
+    {"path", SpecValue::kPath},
+};
+inline constexpr SpecKey kOptimizerSpecKeys[] = {
+    {"name", SpecValue::kString},
+    {"learning_rate", SpecValue::kNumber},
+    {"weight_decay", SpecValue::kNumber},
+    {"momentum", SpecValue::kNumber},
+};
+inline constexpr SpecKey kEarlyStoppingSpecKeys[] = {
+    {"patience", SpecValue::kInt},
+    {"min_delta", SpecValue::kNumber},
+};
+inline constexpr SpecKey kRunSpecKeys[] = {
+    {"model", SpecValue::kMap, kModelSpecKeys},
+    {"init", SpecValue::kString},
+    {"optimizer", SpecValue::kMap, kOptimizerSpecKeys},
+    {"epochs", SpecValue::kInt},
+    {"batch_size", SpecValue::kInt},
+    {"validation_fraction", SpecValue::kNumber},
+    {"early_stopping", SpecValue::kMap, kEarlyStoppingSpecKeys},
+    {"class_weighting", SpecValue::kString},
+    {"weighted_sampling", SpecValue::kBool},
+    {"seed", SpecValue::kSeed},
+    {"device", SpecValue::kString},
+    {"bf16", SpecValue::kBool},
+    {"threads", SpecValue::kInt},
+    {"slices", SpecValue::kStringList},
+};
 
 inline std::string lowercase(std::string_view text) {
   std::string out(text);

@@ -1,9 +1,9 @@
 // Strict, error-collecting reader of ctd's YAML configuration (rendering is in render.cc).
 //
 // Reading goes through small typed readers over yaml-cpp nodes (read_int, read_string, ...)
-// and a MapReader that checks a map's keys once. Every problem is reported into an ErrorSink
-// instead of throwing, so one run shows all mistakes in the file. Nothing here keeps state
-// between calls.
+// and a MapReader that checks a map's keys once (config/reader.h). Every problem is reported
+// into an ErrorSink instead of throwing, so one run shows all mistakes in the file. The
+// training sections are read by training_reader.cc. Nothing here keeps state between calls.
 #include "config/loader.h"
 
 #include <fmt/format.h>
@@ -13,41 +13,52 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
-#include <climits>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
-#include <span>
 #include <string_view>
 #include <utility>
 
 #include "config/internal.h"
+#include "config/reader.h"
+#include "config/training_reader.h"
 
 namespace ctd::config {
 namespace {
 
+using internal::absolute_path;
+using internal::assign;
+using internal::choice_error;
+using internal::ErrorSink;
+using internal::Field;
+using internal::int_error;
+using internal::kAnyKey;
 using internal::kFeatureTypes;
 using internal::kLabelKinds;
 using internal::kLogFormats;
 using internal::kLogLevels;
-using internal::lowercase;
+using internal::MapReader;
+using internal::Range;
+using internal::read_bool;
+using internal::read_choice;
+using internal::read_dataset;
+using internal::read_int;
+using internal::read_list;
+using internal::read_number;
+using internal::read_run_defaults;
+using internal::read_string;
+using internal::read_training_options;
+using internal::scalar;
+using internal::UniqueNames;
 
-constexpr std::size_t kMaxSuggestionDistance = 2;
 constexpr std::size_t kMaxPipelineNameLength = 63;
 constexpr std::size_t kMaxTopicNameLength = 249;
 
 // ---------------------------------------------------------------------------------------------
-// Value ranges and enumerations (documented in config/README.md).
-
-struct Range {
-  std::int64_t min;
-  std::int64_t max;
-};
+// Value ranges and known keys (documented in config/README.md).
 
 constexpr Range kBatchMaxRecordsRange{1, 1'000'000};
 constexpr Range kBatchMaxWaitMsRange{1, 60'000};
@@ -60,11 +71,9 @@ constexpr Range kPortRange{0, 65'535};
 constexpr Range kNumClassesRange{2, 10'000};
 // The enumerations (kFeatureTypes, kLabelKinds, ...) are in config/internal.h.
 
-// Known keys of each map. An empty list means "any key" (kafka.properties).
-using KeyList = std::span<const std::string_view>;
-constexpr KeyList kAnyKey{};
-constexpr std::string_view kRootKeys[] = {"postgres", "kafka", "ingest",
-                                          "http",     "log",   "pipelines"};
+// Known keys of each map.
+constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",   "http",
+                                          "log",      "training", "pipelines"};
 constexpr std::string_view kPostgresKeys[] = {"dsn"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_partitions",
                                            "properties"};
@@ -73,7 +82,8 @@ constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait
                                             "retry_initial_ms",  "retry_max_ms"};
 constexpr std::string_view kHttpKeys[] = {"listen_address", "port"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
-constexpr std::string_view kPipelineKeys[] = {"name", "topics", "features", "label"};
+constexpr std::string_view kPipelineKeys[] = {"name",  "topics",  "features",
+                                              "label", "dataset", "training"};
 constexpr std::string_view kTopicsKeys[] = {"labels", "inferences", "metrics"};
 constexpr std::string_view kFeatureKeys[] = {"name", "type", "required",
                                              "min",  "max",  "allowed_values"};
@@ -83,351 +93,8 @@ constexpr std::string_view kEnvPostgresDsn = "CTD_POSTGRES_DSN";
 constexpr std::string_view kEnvKafkaBrokers = "CTD_KAFKA_BROKERS";
 constexpr std::string_view kEnvHttpPort = "CTD_HTTP_PORT";
 constexpr std::string_view kEnvLogLevel = "CTD_LOG_LEVEL";
-
-// ---------------------------------------------------------------------------------------------
-// Errors and suggestions.
-
-// Collects the errors of one parse; converts yaml-cpp's 0-based marks to 1-based positions.
-class ErrorSink {
- public:
-  explicit ErrorSink(std::string file) : file_(std::move(file)) {}
-
-  void at(const YAML::Mark& mark, std::string key_path, std::string message) {
-    const bool positioned = mark.line >= 0;
-    errors_.push_back({file_, positioned ? mark.line + 1 : 0, positioned ? mark.column + 1 : 0,
-                       std::move(key_path), std::move(message)});
-  }
-  void unpositioned(std::string key_path, std::string message) {
-    at(YAML::Mark::null_mark(), std::move(key_path), std::move(message));
-  }
-  bool empty() const { return errors_.empty(); }
-
-  // Errors in file order; those without a position last.
-  std::vector<ConfigError> take() && {
-    std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
-      const auto key = [](const ConfigError& e) {
-        return std::pair(e.line == 0 ? INT_MAX : e.line, e.column);
-      };
-      return key(a) < key(b);
-    });
-    return std::move(errors_);
-  }
-
- private:
-  std::string file_;
-  std::vector<ConfigError> errors_;
-};
-
-// Optimal-string-alignment distance: Levenshtein plus transposition of adjacent characters.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// " (did you mean 'x'?)" for the closest candidate within reach, or "".
-std::string suggestion(std::string_view word, KeyList candidates) {
-  std::optional<std::string_view> best;
-  std::size_t best_distance = kMaxSuggestionDistance + 1;
-  for (const std::string_view candidate : candidates) {
-    const std::size_t distance =
-        lowercase(word) == lowercase(candidate) ? 0 : edit_distance(word, candidate);
-    if (distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  return best ? fmt::format(" (did you mean '{}'?)", *best) : std::string();
-}
-
-template <typename Choices>
-std::vector<std::string_view> choice_names(const Choices& choices) {
-  std::vector<std::string_view> names;
-  for (const auto& choice : choices) names.push_back(choice.name);
-  return names;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsing of scalar text, shared by YAML values and environment variables. Each returns the
-// reason the text is not acceptable, or nullopt and stores the value.
-
-std::optional<std::string> int_error(std::string_view text, Range range, std::int64_t& value) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const bool whole = end == text.data() + text.size();
-  if (ec == std::errc() && whole && value >= range.min && value <= range.max) return std::nullopt;
-  if ((ec == std::errc() || ec == std::errc::result_out_of_range) && whole) {
-    return fmt::format("must be between {} and {}, got {}", range.min, range.max, text);
-  }
-  return fmt::format("expected an integer, got '{}'", text);
-}
-
-std::optional<std::string> number_error(std::string_view text, double& value) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc() && end == text.data() + text.size() && std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return fmt::format("expected a finite number, got '{}'", text);
-}
-
-template <typename Choices>
-std::optional<std::string> choice_error(std::string_view text, const Choices& choices,
-                                        typename Choices::value_type::Value& value) {
-  for (const auto& choice : choices) {
-    if (choice.name == text) {
-      value = choice.value;
-      return std::nullopt;
-    }
-  }
-  const std::vector<std::string_view> names = choice_names(choices);
-  return fmt::format("invalid value '{}', expected one of: {}{}", text, fmt::join(names, ", "),
-                     suggestion(text, names));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Typed readers of YAML values.
-
-// One value being read: the node, where to report problems with it (the key's position when
-// the value is empty, since yaml-cpp then points at the next token) and its key path.
-struct Field {
-  YAML::Node node;
-  YAML::Mark mark;
-  std::string path;
-};
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return fmt::format("'{}'", node.Scalar());
-    default:
-      return "an empty value";
-  }
-}
-
-// The field's scalar text; reports a type error (expecting `what`) when it is not a scalar.
-std::optional<std::string> scalar(ErrorSink& errors, const std::optional<Field>& field,
-                                  std::string_view what) {
-  if (!field) return std::nullopt;
-  if (field->node.IsScalar()) return field->node.Scalar();
-  errors.at(field->mark, field->path,
-            fmt::format("expected {}, got {}", what, describe(field->node)));
-  return std::nullopt;
-}
-
-// Runs `check(text, value)` on the field's scalar text and reports the message it returns.
-template <typename T, typename Check>
-std::optional<T> read_checked(ErrorSink& errors, const std::optional<Field>& field,
-                              std::string_view what, Check check) {
-  const std::optional<std::string> text = scalar(errors, field, what);
-  if (!text) return std::nullopt;
-  T value{};
-  if (std::optional<std::string> error = check(*text, value)) {
-    errors.at(field->mark, field->path, std::move(*error));
-    return std::nullopt;
-  }
-  return value;
-}
-
-std::optional<std::string> read_string(ErrorSink& errors, const std::optional<Field>& field) {
-  return read_checked<std::string>(
-      errors, field, "a string", [](const std::string& text, std::string& value) {
-        value = text;
-        return text.empty() ? std::optional<std::string>("must not be empty") : std::nullopt;
-      });
-}
-
-std::optional<std::int64_t> read_int(ErrorSink& errors, const std::optional<Field>& field,
-                                     Range range) {
-  return read_checked<std::int64_t>(errors, field, "an integer",
-                                    [range](const std::string& text, std::int64_t& value) {
-                                      return int_error(text, range, value);
-                                    });
-}
-
-std::optional<double> read_number(ErrorSink& errors, const std::optional<Field>& field) {
-  return read_checked<double>(errors, field, "a number", number_error);
-}
-
-std::optional<bool> read_bool(ErrorSink& errors, const std::optional<Field>& field) {
-  return read_checked<bool>(errors, field, "a boolean", [](const std::string& text, bool& value) {
-    const std::string lower = lowercase(text);
-    value = lower == "true";
-    return value || lower == "false"
-               ? std::nullopt
-               : std::optional(fmt::format("expected a boolean (true or false), got '{}'", text));
-  });
-}
-
-template <typename Choices>
-std::optional<typename Choices::value_type::Value> read_choice(ErrorSink& errors,
-                                                               const std::optional<Field>& field,
-                                                               const Choices& choices) {
-  using Value = typename Choices::value_type::Value;
-  return read_checked<Value>(errors, field, "a string",
-                             [&choices](const std::string& text, Value& value) {
-                               return choice_error(text, choices, value);
-                             });
-}
-
-// The items of a list; nullopt when absent or not a list (reported). An empty value is [].
-std::optional<std::vector<Field>> read_list(ErrorSink& errors, const std::optional<Field>& field) {
-  if (!field) return std::nullopt;
-  std::vector<Field> items;
-  if (field->node.IsNull()) return items;
-  if (!field->node.IsSequence()) {
-    errors.at(field->mark, field->path,
-              fmt::format("expected a list, got {}", describe(field->node)));
-    return std::nullopt;
-  }
-  for (std::size_t index = 0; index < field->node.size(); ++index) {
-    const YAML::Node item = field->node[index];
-    const YAML::Mark mark = item.IsNull() ? field->mark : item.Mark();
-    items.push_back({item, mark, fmt::format("{}[{}]", field->path, index)});
-  }
-  return items;
-}
-
-template <typename T, typename U>
-void assign(T& target, const std::optional<U>& value) {
-  if (value) target = static_cast<T>(*value);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Maps.
-
-// A YAML map being read. Construction reports unknown keys (with a suggestion) and duplicate
-// keys. An absent or empty value reads as an empty map; a value of another type is reported
-// once and then reads as an empty map whose missing keys are not reported again.
-class MapReader {
- public:
-  struct Entry {
-    std::string key;
-    YAML::Mark key_mark;
-    Field value;
-  };
-
-  MapReader(ErrorSink& errors, Field field, KeyList known_keys, bool report_missing = true)
-      : errors_(errors), field_(std::move(field)), report_missing_(report_missing) {
-    if (field_.node.IsMap()) {
-      index(known_keys);
-    } else if (!field_.node.IsNull()) {
-      errors_.at(field_.mark, field_.path,
-                 fmt::format("expected a map, got {}", describe(field_.node)));
-      report_missing_ = false;
-    }
-  }
-
-  ErrorSink& errors() const { return errors_; }
-  const std::vector<Entry>& entries() const { return entries_; }
-
-  std::string path_of(std::string_view key) const {
-    return field_.path.empty() ? std::string(key) : fmt::format("{}.{}", field_.path, key);
-  }
-
-  const Entry* entry(std::string_view key) const {
-    const auto it = std::find_if(entries_.begin(), entries_.end(),
-                                 [key](const Entry& entry) { return entry.key == key; });
-    return it == entries_.end() ? nullptr : &*it;
-  }
-
-  std::optional<Field> find(std::string_view key) const {
-    const Entry* found = entry(key);
-    return found ? std::optional(found->value) : std::nullopt;
-  }
-
-  // Like find(), but reports a missing key at this map's position. `hint` is appended.
-  std::optional<Field> require(std::string_view key, std::string_view hint = {}) const {
-    std::optional<Field> field = find(key);
-    if (!field && report_missing_) {
-      errors_.at(field_.mark, path_of(key), fmt::format("missing required key '{}'{}", key, hint));
-    }
-    return field;
-  }
-
-  MapReader map(std::string_view key, KeyList known_keys) const {
-    std::optional<Field> field = find(key);
-    if (!field) field = Field{YAML::Node(), field_.mark, path_of(key)};
-    return MapReader(errors_, std::move(*field), known_keys, report_missing_);
-  }
-
-  MapReader required_map(std::string_view key, KeyList known_keys) const {
-    if (std::optional<Field> field = require(key)) return MapReader(errors_, *field, known_keys);
-    return MapReader(errors_, Field{YAML::Node(), field_.mark, path_of(key)}, known_keys, false);
-  }
-
-  // Reports `key`, when present, as not allowed here.
-  void reject(std::string_view key, std::string_view reason) const {
-    if (const Entry* found = entry(key)) {
-      errors_.at(found->key_mark, path_of(key), fmt::format("'{}' is {}", key, reason));
-    }
-  }
-
- private:
-  void index(KeyList known_keys) {
-    for (const auto& pair : field_.node) add_entry(pair.first, pair.second, known_keys);
-  }
-
-  void add_entry(const YAML::Node& key, const YAML::Node& value, KeyList known_keys) {
-    if (!key.IsScalar()) {
-      errors_.at(key.Mark(), field_.path,
-                 fmt::format("expected a string key, got {}", describe(key)));
-      return;
-    }
-    const std::string name = key.Scalar();
-    if (!known_keys.empty() &&
-        std::find(known_keys.begin(), known_keys.end(), name) == known_keys.end()) {
-      errors_.at(key.Mark(), path_of(name), unknown_key_message(name, known_keys));
-    } else if (entry(name) != nullptr) {
-      errors_.at(key.Mark(), path_of(name), fmt::format("duplicate key '{}'", name));
-    } else {
-      const YAML::Mark value_mark = value.IsNull() ? key.Mark() : value.Mark();
-      entries_.push_back({name, key.Mark(), Field{value, value_mark, path_of(name)}});
-    }
-  }
-
-  static std::string unknown_key_message(std::string_view name, KeyList known_keys) {
-    std::string hint = suggestion(name, known_keys);
-    if (hint.empty()) hint = fmt::format(" (valid keys: {})", fmt::join(known_keys, ", "));
-    return fmt::format("unknown key '{}'{}", name, hint);
-  }
-
-  ErrorSink& errors_;
-  Field field_;
-  bool report_missing_;
-  std::vector<Entry> entries_;
-};
-
-// Reports a second use of a name (pipeline, feature, allowed value, topic) within its scope.
-class UniqueNames {
- public:
-  explicit UniqueNames(std::string_view what) : what_(what) {}
-
-  void check(ErrorSink& errors, const std::string& name, const Field& field) {
-    const auto [it, inserted] = first_.try_emplace(name, field.path, field.mark.line + 1);
-    if (!inserted) {
-      errors.at(field.mark, field.path,
-                fmt::format("duplicate {} '{}' (first used at {}, line {})", what_, name,
-                            it->second.first, it->second.second));
-    }
-  }
-
- private:
-  std::string_view what_;
-  std::map<std::string, std::pair<std::string, int>> first_;  // name -> (path, line)
-};
+constexpr std::string_view kEnvTrainer = "CTD_TRAINER";
+constexpr std::string_view kEnvTrainingRunRoot = "CTD_TRAINING_RUN_ROOT";
 
 // ---------------------------------------------------------------------------------------------
 // Sections.
@@ -435,6 +102,7 @@ class UniqueNames {
 struct ParseContext {
   ErrorSink& errors;
   const Environment& env;
+  std::filesystem::path config_dir;  // absolute; relative paths in the file are resolved to it
   UniqueNames topics{"topic"};
 };
 
@@ -642,6 +310,8 @@ PipelineOptions read_pipeline(ParseContext& ctx, const Field& item, UniqueNames&
   pipeline.topics = read_topics(ctx, map);
   pipeline.features = read_features(ctx.errors, map);
   pipeline.label = read_label(ctx.errors, map);
+  pipeline.dataset = read_dataset(map);
+  pipeline.training = read_run_defaults(map, pipeline.features, ctx.config_dir);
   return pipeline;
 }
 
@@ -656,8 +326,9 @@ void read_pipelines(ParseContext& ctx, const MapReader& root, std::vector<Pipeli
   for (const Field& item : *items) out.push_back(read_pipeline(ctx, item, names));
 }
 
-Options read_options(ErrorSink& errors, const YAML::Node& root, const Environment& env) {
-  ParseContext ctx{errors, env};
+Options read_options(ErrorSink& errors, const YAML::Node& root, const Environment& env,
+                     const std::filesystem::path& config_dir) {
+  ParseContext ctx{errors, env, config_dir};
   const MapReader map(errors, Field{root, root.Mark(), ""}, kRootKeys);
   Options options;
   read_postgres(ctx, map, options.postgres);
@@ -665,6 +336,7 @@ Options read_options(ErrorSink& errors, const YAML::Node& root, const Environmen
   read_ingest(ctx, map, options.ingest);
   read_http(ctx, map, options.http);
   read_log(ctx, map, options.log);
+  options.training = read_training_options(map, ctx.config_dir);
   read_pipelines(ctx, map, options.pipelines);
   return options;
 }
@@ -677,12 +349,30 @@ struct StringOverride {
   std::string& (*target)(Options&);
 };
 
-constexpr std::array<StringOverride, 4> kStringOverrides{{
+constexpr std::array<StringOverride, 6> kStringOverrides{{
     {"CTD_POSTGRES_DSN", [](Options& o) -> std::string& { return o.postgres.dsn; }},
     {"CTD_KAFKA_BROKERS", [](Options& o) -> std::string& { return o.kafka.brokers; }},
     {"CTD_KAFKA_GROUP_ID", [](Options& o) -> std::string& { return o.kafka.group_id; }},
     {"CTD_HTTP_ADDRESS", [](Options& o) -> std::string& { return o.http.listen_address; }},
+    {kEnvTrainer, [](Options& o) -> std::string& { return o.training.trainer; }},
+    {kEnvTrainingRunRoot, [](Options& o) -> std::string& { return o.training.run_root; }},
 }};
+
+// Path overrides are made absolute against the working directory, like paths in the file are
+// against the file's directory, so that every path in Options is absolute.
+constexpr std::array<std::string_view, 2> kPathOverrides{kEnvTrainer, kEnvTrainingRunRoot};
+
+std::filesystem::path working_directory() {
+  std::error_code ec;
+  std::filesystem::path cwd = std::filesystem::current_path(ec);
+  return ec ? std::filesystem::path("/") : cwd;
+}
+
+// The absolute directory of the config file `file`, against which its relative paths resolve.
+std::filesystem::path config_directory(const std::string& file) {
+  const std::filesystem::path directory = std::filesystem::path(file).parent_path();
+  return directory.is_absolute() ? directory : working_directory() / directory;
+}
 
 const std::string* env_value(const Environment& env, std::string_view variable) {
   const auto it = env.find(std::string(variable));
@@ -697,6 +387,10 @@ void apply_environment(const Environment& env, Options& options, ErrorSink& erro
     if (const std::string* value = env_value(env, override.variable)) {
       if (value->empty()) report(override.variable, "must not be empty");
       override.target(options) = *value;
+      if (!value->empty() &&
+          std::ranges::find(kPathOverrides, override.variable) != kPathOverrides.end()) {
+        override.target(options) = absolute_path(*value, working_directory());
+      }
     }
   }
   if (const std::string* value = env_value(env, kEnvHttpPort)) {
@@ -754,7 +448,7 @@ std::variant<Options, std::vector<ConfigError>> parse(const std::string& yaml_te
       errors.unpositioned("", "the configuration file is empty");
       return std::move(errors).take();
     }
-    Options options = read_options(errors, root, env);
+    Options options = read_options(errors, root, env, config_directory(file));
     apply_environment(env, options, errors);
     if (errors.empty()) return options;
   } catch (const YAML::ParserException& e) {

@@ -17,8 +17,8 @@ namespace ctd::config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when not tied to a position (e.g. environment override)
-  int column = 0;  // 1-based
+  int line = 0;          // 1-based; 0 when not tied to a position (e.g. environment override)
+  int column = 0;        // 1-based
   std::string key_path;  // e.g. "pipelines[0].features[2].type"
   std::string message;   // e.g. "unknown key 'typ' (did you mean 'type'?)"
 

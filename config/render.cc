@@ -9,9 +9,14 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "config/internal.h"
 
@@ -21,7 +26,10 @@ namespace {
 using internal::kFeatureTypes;
 using internal::kLabelKinds;
 using internal::kLogFormats;
+using internal::kRunSpecKeys;
 using internal::lowercase;
+using internal::SpecKey;
+using internal::SpecValue;
 
 constexpr std::string_view kMask = "*****";
 
@@ -118,8 +126,68 @@ void emit(YAML::Emitter& out, std::string_view key, const T& value) {
 }
 
 // Doubles as their shortest round-trip text (yaml-cpp would print 0.1 as 0.10000000000000001).
+std::string shortest(double value) { return fmt::format("{}", value); }
+
 void emit_bound(YAML::Emitter& out, std::string_view key, const std::optional<double>& value) {
-  if (value) emit(out, key, fmt::format("{}", *value));
+  if (value) emit(out, key, shortest(*value));
+}
+
+void emit_training(YAML::Emitter& out, const TrainingOptions& training) {
+  out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
+  if (!training.trainer.empty()) emit(out, "trainer", training.trainer);
+  emit(out, "run_root", training.run_root);
+  emit(out, "timeout_s", training.timeout.count());
+  emit(out, "kill_grace_s", training.kill_grace.count());
+  emit(out, "memory_limit_mb", training.memory_limit_mb);
+  emit(out, "max_concurrent_runs", training.max_concurrent_runs);
+  out << YAML::EndMap;
+}
+
+void emit_dataset(YAML::Emitter& out, const DatasetOptions& dataset) {
+  out << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
+  if (dataset.last_samples) emit(out, "last_samples", *dataset.last_samples);
+  if (dataset.last_days) emit(out, "last_days", *dataset.last_days);
+  out << YAML::EndMap;
+}
+
+// The user-settable keys of `object` (a RunSpec's JSON form), in the order of `keys`. An empty
+// path is left out: it means "none" and the loader does not accept an empty string.
+void emit_spec_map(YAML::Emitter& out, const nlohmann::json& object,
+                   std::span<const SpecKey> keys) {
+  out << YAML::BeginMap;
+  for (const SpecKey& key : keys) {
+    const nlohmann::json& value = object.at(std::string(key.name));
+    if (key.value == SpecValue::kPath && value.get<std::string>().empty()) continue;
+    out << YAML::Key << std::string(key.name) << YAML::Value;
+    switch (key.value) {
+      case SpecValue::kInt:
+        out << value.get<std::int64_t>();
+        break;
+      case SpecValue::kSeed:
+        out << value.get<std::uint64_t>();
+        break;
+      case SpecValue::kNumber:
+        out << shortest(value.get<double>());
+        break;
+      case SpecValue::kBool:
+        out << value.get<bool>();
+        break;
+      case SpecValue::kString:
+      case SpecValue::kPath:
+        out << value.get<std::string>();
+        break;
+      case SpecValue::kIntList:
+        out << YAML::Flow << value.get<std::vector<std::int64_t>>();
+        break;
+      case SpecValue::kStringList:
+        out << YAML::Flow << value.get<std::vector<std::string>>();
+        break;
+      case SpecValue::kMap:
+        emit_spec_map(out, value, key.members);
+        break;
+    }
+  }
+  out << YAML::EndMap;
 }
 
 void emit_kafka(YAML::Emitter& out, const KafkaOptions& kafka) {
@@ -185,7 +253,11 @@ void emit_pipeline(YAML::Emitter& out, const PipelineOptions& pipeline) {
   }
   emit_bound(out, "min", pipeline.label.min);
   emit_bound(out, "max", pipeline.label.max);
-  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
+  emit_dataset(out, pipeline.dataset);
+  out << YAML::Key << "training" << YAML::Value;
+  emit_spec_map(out, pipeline.training.to_json(), kRunSpecKeys);
+  out << YAML::EndMap;
 }
 
 }  // namespace
@@ -199,6 +271,7 @@ std::string render(const Options& options) {
   emit_kafka(out, options.kafka);
   emit_ingest(out, options.ingest);
   emit_server_and_log(out, options.http, options.log);
+  emit_training(out, options.training);
   out << YAML::Key << "pipelines" << YAML::Value << YAML::BeginSeq;
   for (const PipelineOptions& pipeline : options.pipelines) emit_pipeline(out, pipeline);
   out << YAML::EndSeq << YAML::EndMap;

@@ -1,8 +1,11 @@
 // Tests of config::parse/load/render: values, every class of validation error with its
-// position, environment overrides, secret masking and the shipped example files.
+// position, environment overrides, secret masking, the training sections (checked through
+// trainers::parse_run_spec) and the shipped example files.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "trainers/run_spec.h"
 
 namespace {
 
@@ -20,6 +24,8 @@ using ctd::config::FeatureType;
 using ctd::config::LabelKind;
 using ctd::config::LogFormat;
 using ctd::config::Options;
+using ctd::config::TrainingOptions;
+using ctd::trainers::RunSpec;
 
 // Raw strings below start with a newline so that their first line is line 1.
 std::string yaml(const char* text) { return std::string(text).substr(1); }
@@ -520,6 +526,350 @@ TEST(ConfigEnvironment, ProcessEnvironmentCollectsOnlyCtdVariables) {
   for (const auto& [name, value] : env) EXPECT_EQ(name.rfind("CTD_", 0), 0u) << name;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Training: the root `training` section and each pipeline's `dataset` and `training`.
+
+// kMinimal with two categorical features; tests append pipeline keys (indented by 4) or root
+// sections from line 15.
+const std::string kTrainingBase = yaml(R"(
+postgres:
+  dsn: postgresql://ctd@localhost/ctd
+kafka:
+  brokers: embedded
+pipelines:
+  - name: churn
+    topics:
+      labels: churn.labels
+    features:
+      - {name: tenure, type: numeric}
+      - {name: plan, type: categorical}
+      - {name: region, type: categorical}
+    label:
+      kind: binary
+)");
+
+// Every training key set; relative paths, resolved against the config file's directory.
+const std::string kFullTraining = kTrainingBase + yaml(R"(
+    dataset: {last_samples: 50000, last_days: 30}
+    training:
+      model:
+        type: torchscript
+        hidden: [16, 8]
+        activation: gelu
+        dropout: 0.25
+        path: models/m.pt
+      init: production
+      optimizer: {name: sgd, learning_rate: 0.01, weight_decay: 1e-4, momentum: 0.9}
+      epochs: 5
+      batch_size: 64
+      validation_fraction: 0.3
+      early_stopping: {patience: 3, min_delta: 0.001}
+      class_weighting: balanced
+      weighted_sampling: true
+      seed: 9007199254740993
+      device: cuda:1
+      bf16: true
+      threads: 4
+      slices: [plan, region]
+  - name: spend
+    topics: {labels: spend.labels}
+    features: [{name: visits}]
+    label: {kind: regression}
+training:
+  trainer: bin/ctd-train
+  run_root: ../runs
+  timeout_s: 600
+  kill_grace_s: 5
+  memory_limit_mb: 4096
+  max_concurrent_runs: 3
+)");
+
+Options options_in(const std::string& text, const std::string& file) {
+  auto result = ctd::config::parse(text, file, {});
+  if (auto* errors = std::get_if<std::vector<ConfigError>>(&result)) {
+    ADD_FAILURE() << "unexpected errors:" << describe(*errors);
+    return {};
+  }
+  return std::get<Options>(result);
+}
+
+TEST(ConfigTraining, OmittedSectionsTakeDefaults) {
+  const Options options = options_of(kMinimal);
+  const TrainingOptions defaults;
+  EXPECT_EQ(options.training.trainer, "");
+  EXPECT_EQ(options.training.run_root, "/var/lib/ctd/runs");
+  EXPECT_EQ(options.training.timeout, std::chrono::seconds(3600));
+  EXPECT_EQ(options.training.kill_grace, std::chrono::seconds(10));
+  EXPECT_EQ(options.training.memory_limit_mb, 0u);
+  EXPECT_EQ(options.training.max_concurrent_runs, 2);
+  EXPECT_EQ(options.training.run_root, defaults.run_root);
+  const auto& pipeline = options.pipelines.at(0);
+  EXPECT_FALSE(pipeline.dataset.last_samples.has_value());
+  EXPECT_FALSE(pipeline.dataset.last_days.has_value());
+  EXPECT_EQ(pipeline.training.to_json(), RunSpec().to_json());
+
+  // Present but empty sections are the same as absent ones.
+  const Options empty = options_of(kMinimal + "    dataset: {}\n    training: {}\ntraining: {}\n");
+  EXPECT_FALSE(empty.pipelines.at(0).dataset.last_samples.has_value());
+  EXPECT_EQ(empty.pipelines.at(0).training.to_json(), RunSpec().to_json());
+  EXPECT_EQ(empty.training.run_root, defaults.run_root);
+}
+
+TEST(ConfigTraining, EveryKeyIsRead) {
+  const Options options = options_in(kFullTraining, "/etc/ctd/ctd.yaml");
+  EXPECT_EQ(options.training.trainer, "/etc/ctd/bin/ctd-train");
+  EXPECT_EQ(options.training.run_root, "/etc/runs");
+  EXPECT_EQ(options.training.timeout, std::chrono::seconds(600));
+  EXPECT_EQ(options.training.kill_grace, std::chrono::seconds(5));
+  EXPECT_EQ(options.training.memory_limit_mb, 4096u);
+  EXPECT_EQ(options.training.max_concurrent_runs, 3);
+  ASSERT_EQ(options.pipelines.size(), 2u);
+
+  const auto& churn = options.pipelines[0];
+  EXPECT_EQ(churn.dataset.last_samples, 50000);
+  EXPECT_EQ(churn.dataset.last_days, 30);
+  const RunSpec& spec = churn.training;
+  EXPECT_EQ(spec.model.kind, ctd::trainers::ModelKind::kTorchScript);
+  EXPECT_EQ(spec.model.hidden, (std::vector<int>{16, 8}));
+  EXPECT_EQ(spec.model.activation, ctd::trainers::Activation::kGelu);
+  EXPECT_EQ(spec.model.dropout, 0.25);
+  EXPECT_EQ(spec.model.script_path, "/etc/ctd/models/m.pt");
+  EXPECT_EQ(spec.init, ctd::trainers::InitKind::kProduction);
+  EXPECT_EQ(spec.init_model_path, "");  // supplied per run by the daemon
+  EXPECT_EQ(spec.optimizer.kind, ctd::trainers::OptimizerKind::kSgd);
+  EXPECT_EQ(spec.optimizer.learning_rate, 0.01);
+  EXPECT_EQ(spec.optimizer.weight_decay, 1e-4);
+  EXPECT_EQ(spec.optimizer.momentum, 0.9);
+  EXPECT_EQ(spec.epochs, 5);
+  EXPECT_EQ(spec.batch_size, 64);
+  EXPECT_EQ(spec.validation_fraction, 0.3);
+  EXPECT_EQ(spec.early_stopping.patience, 3);
+  EXPECT_EQ(spec.early_stopping.min_delta, 0.001);
+  EXPECT_EQ(spec.class_weighting, ctd::trainers::ClassWeighting::kBalanced);
+  EXPECT_TRUE(spec.weighted_sampling);
+  EXPECT_EQ(spec.seed, 9007199254740993u);  // 2^53 + 1: not read through a double
+  EXPECT_EQ(spec.device, "cuda:1");
+  EXPECT_TRUE(spec.bf16);
+  EXPECT_EQ(spec.threads, 4);
+  EXPECT_EQ(spec.slices, (std::vector<std::string>{"plan", "region"}));
+  EXPECT_EQ(spec.run_id, "");
+  EXPECT_EQ(spec.pipeline, "");
+  EXPECT_EQ(spec.code_version, "");
+
+  EXPECT_EQ(options.pipelines[1].training.to_json(), RunSpec().to_json());
+  EXPECT_FALSE(options.pipelines[1].dataset.last_days.has_value());
+}
+
+TEST(ConfigTraining, PathsAreMadeAbsolute) {
+  const std::string text =
+      kTrainingBase +
+      "    training: {model: {type: torchscript, path: ../m.pt}}\ntraining: {run_root: /srv/r}\n";
+  EXPECT_EQ(options_in(text, "/etc/ctd/ctd.yaml").pipelines[0].training.model.script_path,
+            "/etc/m.pt");
+  EXPECT_EQ(options_in(text, "/etc/ctd/ctd.yaml").training.run_root, "/srv/r");
+
+  // A relative config file name: relative to the working directory.
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  const Options relative = options_in(text, "conf/ctd.yaml");
+  EXPECT_EQ(relative.pipelines[0].training.model.script_path, (cwd / "m.pt").string());
+  EXPECT_EQ(options_in(text, "ctd.yaml").pipelines[0].training.model.script_path,
+            (cwd.parent_path() / "m.pt").string());
+
+  std::string absolute = text;
+  absolute.replace(absolute.find("../m.pt"), 7, "/opt/models/m.pt");
+  EXPECT_EQ(options_in(absolute, "/etc/ctd/ctd.yaml").pipelines[0].training.model.script_path,
+            "/opt/models/m.pt");
+}
+
+TEST(ConfigTraining, RangeErrorsHavePositions) {
+  const auto errors = errors_of(kTrainingBase + yaml(R"(
+    dataset: {last_samples: 0, last_days: 36501}
+training:
+  timeout_s: 0
+  kill_grace_s: 601
+  memory_limit_mb: 63
+  max_concurrent_runs: 65
+)"));
+  ASSERT_EQ(errors.size(), 6u) << describe(errors);
+  EXPECT_TRUE(HasError(errors, "pipelines[0].dataset.last_samples", 15,
+                       "must be between 1 and 1000000000, got 0"));
+  EXPECT_EQ(errors[0].column, 29);
+  EXPECT_TRUE(HasError(errors, "pipelines[0].dataset.last_days", 15,
+                       "must be between 1 and 36500, got 36501"));
+  EXPECT_TRUE(HasError(errors, "training.timeout_s", 17, "must be between 1 and 604800, got 0"));
+  EXPECT_TRUE(HasError(errors, "training.kill_grace_s", 18, "must be between 1 and 600, got 601"));
+  EXPECT_TRUE(HasError(errors, "training.memory_limit_mb", 19,
+                       "must be 0 (no limit) or between 64 and 4194304, got 63"));
+  EXPECT_TRUE(
+      HasError(errors, "training.max_concurrent_runs", 20, "must be between 1 and 64, got 65"));
+
+  EXPECT_TRUE(HasError(errors_of(kTrainingBase + "training: {memory_limit_mb: 4194305}\n"),
+                       "training.memory_limit_mb", 15, "got 4194305"));
+  for (const char* limit : {"0", "64", "4194304"}) {
+    EXPECT_EQ(options_of(kTrainingBase + "training: {memory_limit_mb: " + limit + "}\n")
+                  .training.memory_limit_mb,
+              std::stoull(limit));
+  }
+}
+
+TEST(ConfigTraining, RunSpecProblemsAreReportedAtTheirKeys) {
+  const auto errors = errors_of(kTrainingBase + yaml(R"(
+    training:
+      model:
+        type: torchscript
+        hidden: [16, -1]
+      optimizer: {name: adm}
+      epochs: 0
+      device: "gpu; x: y"
+)"));
+  ASSERT_EQ(errors.size(), 5u) << describe(errors);
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.model.path", 17,
+                       "required when model.type is torchscript"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.model.hidden[1]", 18, "must be positive"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.optimizer.name", 19,
+                       "\"adm\" is not one of sgd, adam, adamw"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.epochs", 20, "must be in [1, 100000]"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.device", 21,
+                       "\"gpu; x: y\" is not auto, cpu, cuda or cuda:N"));
+  const auto hidden = std::find_if(errors.begin(), errors.end(), [](const ConfigError& e) {
+    return e.key_path == "pipelines[0].training.model.hidden[1]";
+  });
+  ASSERT_NE(hidden, errors.end());
+  EXPECT_EQ(hidden->column, 22);
+  EXPECT_EQ(hidden->to_string(),
+            "test.yaml:18:22: pipelines[0].training.model.hidden[1]: must be positive");
+}
+
+TEST(ConfigTraining, TypeErrorsAreReportedOnceAtTheValue) {
+  const auto errors = errors_of(kTrainingBase + yaml(R"(
+    training:
+      epochs: five
+      model: {type: torchscript, path: ""}
+      slices: plan
+      seed: -1
+      bf16: yes
+)"));
+  ASSERT_EQ(errors.size(), 5u) << describe(errors);
+  EXPECT_TRUE(
+      HasError(errors, "pipelines[0].training.epochs", 16, "expected an integer, got 'five'"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.model.path", 17, "must not be empty"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.slices", 18, "expected a list, got 'plan'"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.seed", 19, "got -1"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.bf16", 20, "expected a boolean"));
+
+  const auto not_maps = errors_of(kMinimal + "    training: [1]\n    dataset: 3\ntraining: x\n");
+  ASSERT_EQ(not_maps.size(), 3u) << describe(not_maps);
+  EXPECT_TRUE(HasError(not_maps, "pipelines[0].training", 15, "expected a map, got a list"));
+  EXPECT_TRUE(HasError(not_maps, "pipelines[0].dataset", 16, "expected a map, got '3'"));
+  EXPECT_TRUE(HasError(not_maps, "training", 17, "expected a map, got 'x'"));
+}
+
+TEST(ConfigTraining, UnknownKeysSuggestTheClosestKey) {
+  const auto errors = errors_of(kTrainingBase + yaml(R"(
+    training:
+      epoch: 5
+      model: {hiden: [8]}
+      optimiser: {}
+    dataset: {last_sample: 3}
+training: {run_roots: /x}
+)"));
+  ASSERT_EQ(errors.size(), 5u) << describe(errors);
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.epoch", 16,
+                       "unknown key 'epoch' (did you mean 'epochs'?)"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.model.hiden", 17,
+                       "unknown key 'hiden' (did you mean 'hidden'?)"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.optimiser", 18,
+                       "unknown key 'optimiser' (did you mean 'optimizer'?)"));
+  EXPECT_TRUE(
+      HasError(errors, "pipelines[0].dataset.last_sample", 19, "(did you mean 'last_samples'?)"));
+  EXPECT_TRUE(HasError(errors, "training.run_roots", 20,
+                       "unknown key 'run_roots' (did you mean 'run_root'?)"));
+}
+
+TEST(ConfigTraining, KeysSetPerRunByTheDaemonAreUnknown) {
+  const auto errors = errors_of(kTrainingBase + yaml(R"(
+    training:
+      run_id: r1
+      pipeline: churn
+      snapshot: s.safetensors
+      init_model_path: /m.pt
+      code_version: abc
+)"));
+  ASSERT_EQ(errors.size(), 5u) << describe(errors);
+  int line = 16;
+  for (const char* key : {"run_id", "pipeline", "snapshot", "init_model_path", "code_version"}) {
+    EXPECT_TRUE(HasError(errors, std::string("pipelines[0].training.") + key, line++,
+                         std::string("unknown key '") + key + "' (valid keys: model, init,"));
+  }
+}
+
+TEST(ConfigTraining, SlicesMustNameCategoricalFeatures) {
+  const auto errors = errors_of(
+      kTrainingBase + "    training:\n      slices: [tenure, plna, country, plan, plan]\n");
+  ASSERT_EQ(errors.size(), 4u) << describe(errors);
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.slices[0]", 16,
+                       "feature 'tenure' is numeric; slices must name categorical features "
+                       "(categorical features: plan, region)"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.slices[1]", 16,
+                       "unknown feature 'plna' (did you mean 'plan'?)"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.slices[2]", 16,
+                       "unknown feature 'country' (categorical features: plan, region)"));
+  EXPECT_TRUE(HasError(errors, "pipelines[0].training.slices[4]", 16, "duplicate slice 'plan'"));
+
+  EXPECT_TRUE(HasError(errors_of(kMinimal + "    training: {slices: [tenure]}\n"),
+                       "pipelines[0].training.slices[0]", 15,
+                       "(the pipeline has no categorical features)"));
+}
+
+TEST(ConfigTraining, EnvironmentOverridesTrainerAndRunRoot) {
+  const std::string text = kTrainingBase + "training: {trainer: /a/t, run_root: /a/r}\n";
+  const Options options = options_of(
+      text, {{"CTD_TRAINER", "/opt/ctd/ctd-train"}, {"CTD_TRAINING_RUN_ROOT", "/srv/runs"}});
+  EXPECT_EQ(options.training.trainer, "/opt/ctd/ctd-train");
+  EXPECT_EQ(options.training.run_root, "/srv/runs");
+
+  // Relative values are resolved against the working directory.
+  const Options relative = options_of(kTrainingBase, {{"CTD_TRAINING_RUN_ROOT", "runs"}});
+  EXPECT_EQ(relative.training.run_root, (std::filesystem::current_path() / "runs").string());
+  EXPECT_EQ(relative.training.trainer, "");
+
+  EXPECT_TRUE(HasError(errors_of(kTrainingBase, {{"CTD_TRAINER", ""}}), "env CTD_TRAINER", 0,
+                       "must not be empty"));
+  EXPECT_TRUE(HasError(errors_of(kTrainingBase, {{"CTD_TRAINING_RUN_ROOT", ""}}),
+                       "env CTD_TRAINING_RUN_ROOT", 0, "must not be empty"));
+}
+
+TEST(ConfigTraining, RenderedTrainingReadsBackToTheSameOptions) {
+  const Options options = options_of(kFullTraining);
+  const std::string rendered = ctd::config::render(options);
+  EXPECT_NE(rendered.find("\ntraining:\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("slices: [plan, region]"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("weight_decay: 0.0001\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("init: production\n"), std::string::npos) << rendered;
+  EXPECT_EQ(rendered.find("run_id"), std::string::npos) << rendered;
+
+  const Options reread = options_of(rendered);
+  EXPECT_EQ(reread.training.trainer, options.training.trainer);
+  EXPECT_EQ(reread.training.run_root, options.training.run_root);
+  EXPECT_EQ(reread.training.timeout, options.training.timeout);
+  EXPECT_EQ(reread.training.kill_grace, options.training.kill_grace);
+  EXPECT_EQ(reread.training.memory_limit_mb, options.training.memory_limit_mb);
+  EXPECT_EQ(reread.training.max_concurrent_runs, options.training.max_concurrent_runs);
+  ASSERT_EQ(reread.pipelines.size(), options.pipelines.size());
+  for (std::size_t i = 0; i < options.pipelines.size(); ++i) {
+    EXPECT_EQ(reread.pipelines[i].dataset.last_samples, options.pipelines[i].dataset.last_samples);
+    EXPECT_EQ(reread.pipelines[i].dataset.last_days, options.pipelines[i].dataset.last_days);
+    EXPECT_EQ(reread.pipelines[i].training.to_json(), options.pipelines[i].training.to_json());
+  }
+  EXPECT_EQ(ctd::config::render(reread), rendered);
+
+  // The defaults round-trip too (no trainer, no model path, empty dataset).
+  const std::string minimal = ctd::config::render(options_of(kMinimal));
+  EXPECT_EQ(minimal.find("trainer:"), std::string::npos) << minimal;
+  EXPECT_EQ(options_of(minimal).pipelines[0].training.to_json(), RunSpec().to_json());
+  EXPECT_EQ(ctd::config::render(options_of(minimal)), minimal);
+}
+
 TEST(ConfigErrorFormat, ToString) {
   const ConfigError positioned{"c.yaml", 7, 9, "pipelines[0].features[2].type", "bad"};
   EXPECT_EQ(positioned.to_string(), "c.yaml:7:9: pipelines[0].features[2].type: bad");
@@ -574,6 +924,8 @@ TEST(ConfigRender, OutputParsesBackToTheSameConfiguration) {
   const Environment env{{"CTD_POSTGRES_DSN", "host=db"}};
   const std::string rendered = ctd::config::render(options_of(text, env));
   EXPECT_NE(rendered.find("pipelines:"), std::string::npos);
+  EXPECT_NE(rendered.find("memory_limit_mb: 16384\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("slices: [channel, country]\n"), std::string::npos) << rendered;
   EXPECT_EQ(ctd::config::render(options_of(rendered)), rendered);
 }
 
@@ -593,12 +945,21 @@ TEST(ConfigExamples, ShippedExamplesParseWithoutErrors) {
   EXPECT_EQ(options.pipelines[0].name, "demo");
   EXPECT_EQ(options.kafka.brokers, "embedded");
   EXPECT_EQ(options.pipelines[0].features.size(), 4u);
+  EXPECT_EQ(options.training.run_root, TrainingOptions().run_root);  // the demo script sets it
+  EXPECT_EQ(options.pipelines[0].training.model.hidden, std::vector<int>{16});
+  EXPECT_EQ(options.pipelines[0].training.epochs, 5);
+  EXPECT_EQ(options.pipelines[0].training.slices, std::vector<std::string>{"segment"});
 
   const auto production = ctd::config::load((examples_dir() / "production.yaml").string(),
                                             {{"CTD_POSTGRES_DSN", "host=db"}});
   ASSERT_TRUE(std::holds_alternative<Options>(production))
       << describe(std::get<std::vector<ConfigError>>(production));
-  EXPECT_EQ(std::get<Options>(production).pipelines.size(), 2u);
+  const Options& prod = std::get<Options>(production);
+  EXPECT_EQ(prod.pipelines.size(), 2u);
+  EXPECT_EQ(prod.training.timeout, std::chrono::seconds(7200));
+  EXPECT_EQ(prod.pipelines[0].training.optimizer.kind, ctd::trainers::OptimizerKind::kAdamW);
+  EXPECT_EQ(prod.pipelines[0].dataset.last_days, 90);
+  EXPECT_EQ(prod.pipelines[1].training.model.kind, ctd::trainers::ModelKind::kLinear);
 }
 
 TEST(ConfigLoad, UnreadableFileIsOneError) {
