@@ -14,6 +14,7 @@
 
 #include "config/loader.h"
 #include "daemon/bootstrap_proxy.h"
+#include "daemon/cli_support.h"
 #include "daemon/daemon.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/pg.h"
@@ -31,6 +32,9 @@ commands:
   check-config FILE              validate FILE and print the resolved configuration
   dev-broker [--port P] [--partitions N] --topic T [--topic T ...]
                                  run an embedded Kafka broker in the foreground
+  train -c FILE --pipeline NAME [--reason TEXT] [--last-samples N] [--seq-first A]
+        [--seq-last B] [--epochs N] [--device D] [--migrate]
+                                 train one model now (snapshot, ctd-train, run recorded)
   version                        print the version
 )";
 
@@ -48,6 +52,8 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+}  // namespace
+
 void configure_logging(const config::LogOptions& log) {
   auto logger = spdlog::stderr_logger_mt("ctd");
   spdlog::set_default_logger(logger);
@@ -62,7 +68,6 @@ void configure_logging(const config::LogOptions& log) {
   }
 }
 
-// Finds "-c FILE" / "--config FILE"; prints the problem and returns nullopt when absent.
 std::optional<std::string> config_path(const Args& args) {
   for (std::size_t i = 0; i + 1 < args.size(); ++i) {
     if (args[i] == "-c" || args[i] == "--config") return args[i + 1];
@@ -94,7 +99,11 @@ std::optional<int> parse_int(const std::string& text, int min, int max) {
   return value;
 }
 
-}  // namespace
+std::optional<std::string> flag_value(const Args& args, const std::string& flag) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == flag) return args[i + 1];
+  return std::nullopt;
+}
 
 int run(const Args& args) {
   const auto path = config_path(args);
@@ -201,6 +210,7 @@ int main(int argc, char** argv) {
   if (command == "migrate") return migrate(args);
   if (command == "check-config") return check_config(args);
   if (command == "dev-broker") return dev_broker(args);
+  if (command == "train") return train(args);
   if (command == "version" || command == "--version") {
     std::cout << "ctd " << CTD_VERSION << "\n";
     return 0;

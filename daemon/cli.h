@@ -2,17 +2,15 @@
 // code and prints errors for people on stderr.
 #pragma once
 
-#include <string>
-#include <vector>
+#include "daemon/cli_support.h"
 
 namespace ctd::cli {
-
-using Args = std::vector<std::string>;  // arguments after the subcommand
 
 int run(const Args& args);           // ctd run -c FILE [--migrate]
 int migrate(const Args& args);       // ctd migrate -c FILE [--dir MIGRATIONS_DIR]
 int check_config(const Args& args);  // ctd check-config FILE
 int dev_broker(const Args& args);    // ctd dev-broker [--port P] [--partitions N] --topic T ...
+int train(const Args& args);         // ctd train -c FILE --pipeline NAME ... (train_command.cc)
 int main(int argc, char** argv);
 
 }  // namespace ctd::cli

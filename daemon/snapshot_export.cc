@@ -27,9 +27,12 @@ constexpr std::string_view kCopySignature{"PGCOPY\n\377\r\n\0", 11};
 
 template <typename T>
 T from_big_endian(T value) {
-  if constexpr (sizeof(T) == 2) return static_cast<T>(__builtin_bswap16(static_cast<std::uint16_t>(value)));
-  if constexpr (sizeof(T) == 4) return static_cast<T>(__builtin_bswap32(static_cast<std::uint32_t>(value)));
-  if constexpr (sizeof(T) == 8) return static_cast<T>(__builtin_bswap64(static_cast<std::uint64_t>(value)));
+  if constexpr (sizeof(T) == 2)
+    return static_cast<T>(__builtin_bswap16(static_cast<std::uint16_t>(value)));
+  if constexpr (sizeof(T) == 4)
+    return static_cast<T>(__builtin_bswap32(static_cast<std::uint32_t>(value)));
+  if constexpr (sizeof(T) == 8)
+    return static_cast<T>(__builtin_bswap64(static_cast<std::uint64_t>(value)));
   return value;
 }
 
@@ -73,9 +76,9 @@ std::unordered_map<int, SchemaMap> load_schema_maps(pg::PgConnection& c, int pip
     return -1;
   };
   std::unordered_map<int, SchemaMap> maps;
-  const pg::PgResult r = c.exec(
-      "SELECT schema_id, definition FROM feature_schemas WHERE pipeline_id = $1",
-      {std::to_string(pipeline_id)});
+  const pg::PgResult r =
+      c.exec("SELECT schema_id, definition FROM feature_schemas WHERE pipeline_id = $1",
+             {std::to_string(pipeline_id)});
   for (int row = 0; row < r.rows(); ++row) {
     const auto definition = nlohmann::json::parse(r.text(row, 1));
     SchemaMap m;
@@ -93,7 +96,8 @@ struct ValueIds {
   std::unordered_map<std::string, std::int64_t> ids;
   std::vector<std::string> values;
   std::int64_t id_of(std::string_view value) {
-    auto [it, inserted] = ids.try_emplace(std::string(value), static_cast<std::int64_t>(values.size()) + 1);
+    auto [it, inserted] =
+        ids.try_emplace(std::string(value), static_cast<std::int64_t>(values.size()) + 1);
     if (inserted) values.emplace_back(value);
     return it->second;
   }
@@ -147,13 +151,29 @@ class RowReader {
       const std::string_view field = len >= 0 ? c.take(static_cast<std::size_t>(len)) : "";
       Cursor fc(field);
       switch (f) {
-        case 0: seq = fc.read<std::int64_t>(); break;
-        case 1: event_ms = fc.read<std::int64_t>(); break;
-        case 2: label = fc.read_double(); break;
-        case 3: weight = fc.read_double(); break;
-        case 4: schema_id = fc.read<std::int32_t>(); break;
-        case 5: numeric = field; numeric_null = len < 0; break;
-        case 6: categorical = field; categorical_null = len < 0; break;
+        case 0:
+          seq = fc.read<std::int64_t>();
+          break;
+        case 1:
+          event_ms = fc.read<std::int64_t>();
+          break;
+        case 2:
+          label = fc.read_double();
+          break;
+        case 3:
+          weight = fc.read_double();
+          break;
+        case 4:
+          schema_id = fc.read<std::int32_t>();
+          break;
+        case 5:
+          numeric = field;
+          numeric_null = len < 0;
+          break;
+        case 6:
+          categorical = field;
+          categorical_null = len < 0;
+          break;
       }
     }
     append(seq, event_ms, label, weight, schema_id, numeric_null ? "" : numeric,
@@ -185,10 +205,11 @@ class RowReader {
     }
   }
 
-  void append(std::int64_t seq, std::int64_t event_ms, double label, double weight,
-              int schema_id, std::string_view numeric, std::string_view categorical) {
+  void append(std::int64_t seq, std::int64_t event_ms, double label, double weight, int schema_id,
+              std::string_view numeric, std::string_view categorical) {
     const auto schema = schemas_.find(schema_id);
-    if (schema == schemas_.end()) malformed(fmt::format("sample {} has unknown schema {}", seq, schema_id));
+    if (schema == schemas_.end())
+      malformed(fmt::format("sample {} has unknown schema {}", seq, schema_id));
     const std::size_t nw = out_.numeric_width(), cw = values_.size();
     const std::size_t row = out_.labels.size();
     out_.numeric.resize((row + 1) * nw, std::numeric_limits<float>::quiet_NaN());
@@ -221,7 +242,8 @@ class RowReader {
 
 // Final vocabulary: the base's values in their order, then the new ones sorted. Rewrites the
 // first-appearance ids in `column` of `data` into vocabulary codes.
-std::vector<std::string> encode_vocabulary(const ValueIds& ids, const std::vector<std::string>* base,
+std::vector<std::string> encode_vocabulary(const ValueIds& ids,
+                                           const std::vector<std::string>* base,
                                            trainers::Dataset& data, std::size_t column) {
   std::vector<std::string> vocabulary = base ? *base : std::vector<std::string>{};
   std::unordered_map<std::string, std::int64_t> code;
@@ -245,15 +267,19 @@ std::vector<std::string> encode_vocabulary(const ValueIds& ids, const std::vecto
 }
 
 std::string rfc3339_now() {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(
-                                                  std::chrono::system_clock::now())));
+  return fmt::format(
+      "{:%Y-%m-%dT%H:%M:%SZ}",
+      fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
 }
 
 trainers::Task task_of(const config::LabelSpec& label) {
   switch (label.kind) {
-    case config::LabelKind::kBinary: return trainers::Task::kBinary;
-    case config::LabelKind::kMulticlass: return trainers::Task::kMulticlass;
-    case config::LabelKind::kRegression: return trainers::Task::kRegression;
+    case config::LabelKind::kBinary:
+      return trainers::Task::kBinary;
+    case config::LabelKind::kMulticlass:
+      return trainers::Task::kMulticlass;
+    case config::LabelKind::kRegression:
+      return trainers::Task::kRegression;
   }
   return trainers::Task::kBinary;
 }
@@ -264,12 +290,16 @@ std::optional<ResolvedSelection> resolve_selection(pg::PgConnection& c, int pipe
                                                    const DatasetSelection& s) {
   const std::string window = fmt::format(
       "{}{}",
-      s.event_time_from_ms ? fmt::format(" AND event_time >= to_timestamp({} / 1000.0)", *s.event_time_from_ms) : "",
-      s.event_time_to_ms ? fmt::format(" AND event_time < to_timestamp({} / 1000.0)", *s.event_time_to_ms) : "");
-  const std::string range = fmt::format(
-      "pipeline_id = {}{}{}{}", pipeline_id,
-      s.seq_first ? fmt::format(" AND seq >= {}", *s.seq_first) : "",
-      s.seq_last ? fmt::format(" AND seq <= {}", *s.seq_last) : "", window);
+      s.event_time_from_ms
+          ? fmt::format(" AND event_time >= to_timestamp({} / 1000.0)", *s.event_time_from_ms)
+          : "",
+      s.event_time_to_ms
+          ? fmt::format(" AND event_time < to_timestamp({} / 1000.0)", *s.event_time_to_ms)
+          : "");
+  const std::string range =
+      fmt::format("pipeline_id = {}{}{}{}", pipeline_id,
+                  s.seq_first ? fmt::format(" AND seq >= {}", *s.seq_first) : "",
+                  s.seq_last ? fmt::format(" AND seq <= {}", *s.seq_last) : "", window);
   std::string sql = "SELECT min(seq), max(seq) FROM samples WHERE " + range;
   if (s.last_samples) {
     sql = fmt::format(
@@ -303,7 +333,8 @@ trainers::SnapshotInfo export_snapshot(pg::PgConnection& c, const config::Pipeli
   info.seq_last = selection.seq_last;
   info.event_time_from_ms = selection.event_time_from_ms;
   info.event_time_to_ms = selection.event_time_to_ms;
-  info.snapshot_id = fmt::format("{}/{}-{}", pipeline.name, selection.seq_first, selection.seq_last);
+  info.snapshot_id =
+      fmt::format("{}/{}-{}", pipeline.name, selection.seq_first, selection.seq_last);
   info.created_at = rfc3339_now();
   for (const auto* f : layout.numeric) info.numeric_features.push_back(f->name);
   for (const auto* f : layout.categorical) info.categorical_features.push_back({f->name, {}});
@@ -313,15 +344,18 @@ trainers::SnapshotInfo export_snapshot(pg::PgConnection& c, const config::Pipeli
   RowReader reader(data, schemas, values);
   std::string window;
   if (selection.event_time_from_ms)
-    window += fmt::format(" AND event_time >= to_timestamp({} / 1000.0)", *selection.event_time_from_ms);
+    window +=
+        fmt::format(" AND event_time >= to_timestamp({} / 1000.0)", *selection.event_time_from_ms);
   if (selection.event_time_to_ms)
-    window += fmt::format(" AND event_time < to_timestamp({} / 1000.0)", *selection.event_time_to_ms);
-  c.copy_out(fmt::format(
-                 "COPY (SELECT seq, (extract(epoch FROM event_time) * 1000)::bigint, label, weight, "
-                 "schema_id, numeric, categorical FROM samples WHERE pipeline_id = {} AND seq "
-                 "BETWEEN {} AND {}{} ORDER BY seq) TO STDOUT WITH (FORMAT binary)",
-                 pipeline_id, selection.seq_first, selection.seq_last, window),
-             [&](std::string_view chunk) { reader.feed(chunk); });
+    window +=
+        fmt::format(" AND event_time < to_timestamp({} / 1000.0)", *selection.event_time_to_ms);
+  c.copy_out(
+      fmt::format(
+          "COPY (SELECT seq, (extract(epoch FROM event_time) * 1000)::bigint, label, weight, "
+          "schema_id, numeric, categorical FROM samples WHERE pipeline_id = {} AND seq "
+          "BETWEEN {} AND {}{} ORDER BY seq) TO STDOUT WITH (FORMAT binary)",
+          pipeline_id, selection.seq_first, selection.seq_last, window),
+      [&](std::string_view chunk) { reader.feed(chunk); });
   if (!reader.done()) malformed("the COPY stream ended without its trailer");
 
   for (std::size_t i = 0; i < values.size(); ++i) {

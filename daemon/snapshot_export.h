@@ -25,7 +25,7 @@ namespace ctd::training {
 struct DatasetSelection {
   // The newest committed samples are used when seq_last is unset.
   std::optional<std::int64_t> seq_first, seq_last;
-  std::optional<std::int64_t> last_samples;      // keep only the newest N of the range
+  std::optional<std::int64_t> last_samples;        // keep only the newest N of the range
   std::optional<std::int64_t> event_time_from_ms;  // keep event_time >= this
   std::optional<std::int64_t> event_time_to_ms;    // keep event_time < this
 };

@@ -1,0 +1,24 @@
+// Helpers shared by ctd's subcommands (daemon/cli.cc and the commands in their own files).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/options.h"
+
+namespace ctd::cli {
+
+using Args = std::vector<std::string>;  // arguments after the subcommand
+
+void configure_logging(const config::LogOptions& log);
+// Finds "-c FILE" / "--config FILE"; prints the problem and returns nullopt when absent.
+std::optional<std::string> config_path(const Args& args);
+bool has_flag(const Args& args, const std::string& flag);
+// The value after `flag`, if the flag is given.
+std::optional<std::string> flag_value(const Args& args, const std::string& flag);
+// Loads and validates the configuration; prints the errors and returns nullopt on failure.
+std::optional<config::Options> load_config(const std::string& path);
+std::optional<int> parse_int(const std::string& text, int min, int max);
+
+}  // namespace ctd::cli

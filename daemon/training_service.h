@@ -1,0 +1,106 @@
+// Runs training: for each request, a run row, a dataset snapshot exported from PostgreSQL, a
+// run directory with spec.json, and ctd-train launched and supervised as a child process until
+// the run succeeds, fails or is cancelled. Whatever the trainer does (crash, hang, OOM), only
+// its run fails, with the reason; the daemon goes on.
+//
+// Each run is driven by its own thread; at most `max_concurrent_runs` trainers run at once,
+// the rest wait queued. The service never includes LibTorch: the trainer is another process.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "config/options.h"
+#include "daemon/launcher.h"
+#include "daemon/run_store.h"
+#include "daemon/snapshot_export.h"
+#include "trainers/run_spec.h"
+
+namespace ctd::training {
+
+struct TrainingSettings {
+  std::filesystem::path trainer;  // the ctd-train executable
+  std::filesystem::path run_root;
+  std::chrono::milliseconds timeout{std::chrono::hours(1)};
+  std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};
+  std::uint64_t memory_limit_bytes = 0;
+  int max_concurrent_runs = 2;
+  std::string code_version;  // recorded in every spec and manifest
+};
+
+struct WarmStart {
+  std::filesystem::path model_path;                              // the production model artifact
+  std::map<std::string, std::vector<std::string>> vocabularies;  // from its snapshot
+};
+
+struct RunRequest {
+  config::PipelineOptions pipeline;  // features and label define the snapshot's layout
+  trainers::RunSpec spec;            // the run's training settings
+  DatasetSelection selection;
+  std::string reason = "manual";
+  std::string requested_by = "ctd";
+  std::optional<WarmStart> warm_start;  // required when spec.init is production
+};
+
+struct RunResult {
+  std::int64_t run_id = 0;
+  RunState state = RunState::kFailed;
+  std::string failure_reason;
+  std::filesystem::path run_dir;
+  nlohmann::json metrics;  // metrics.json of a succeeded run
+};
+
+class TrainingService {
+ public:
+  TrainingService(TrainingSettings settings, std::string dsn, Launcher& launcher, RunStore& store);
+  ~TrainingService();  // shutdown("the daemon is stopping")
+  TrainingService(const TrainingService&) = delete;
+  TrainingService& operator=(const TrainingService&) = delete;
+
+  // Creates the run (queued) and starts driving it; returns its id. Throws pg::PgError if the
+  // run row cannot be created.
+  std::int64_t start(RunRequest request);
+
+  // Cancels a run that has not ended: false if it is unknown here or already over.
+  bool cancel(std::int64_t run_id, const std::string& why);
+
+  // Blocks until the run ends. REQUIRES: start() returned run_id.
+  RunResult wait(std::int64_t run_id);
+
+  // Runs started here that have not ended.
+  std::size_t active() const;
+
+  // Cancels every unfinished run with `why` and waits for them all to end.
+  void shutdown(const std::string& why);
+
+ private:
+  struct Run;
+  void drive(Run& run);
+  RunResult execute(Run& run);
+  bool acquire_slot(Run& run);
+  void release_slot();
+
+  TrainingSettings settings_;
+  std::string dsn_;
+  Launcher& launcher_;
+  RunStore& store_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::int64_t, std::unique_ptr<Run>> runs_;
+  int running_ = 0;
+};
+
+}  // namespace ctd::training
