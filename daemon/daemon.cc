@@ -18,6 +18,7 @@
 #include "daemon/kafka_config.h"
 #include "daemon/metrics.h"
 #include "daemon/pg.h"
+#include "daemon/run_store.h"
 #include "daemon/schema.h"
 #include "daemon/signals.h"
 #include "daemon/stream_ingestor.h"
@@ -115,6 +116,19 @@ void start_embedded_broker(const config::Options& options,
 int run_daemon(const config::Options& options, const RunFlags& flags) {
   const sigset_t signals = block_shutdown_signals();  // before any thread starts
   if (!ensure_schema(options, flags)) return 2;
+  // Training runs left queued or running by a daemon that died are failed now, not left
+  // dangling. The store stays for the daemon's lifetime: its connection holds the locks of
+  // the runs this daemon supervises.
+  std::unique_ptr<training::RunStore> runs;
+  try {
+    runs = std::make_unique<training::RunStore>(options.postgres.dsn, training::this_supervisor());
+    for (std::int64_t run_id : runs->recover_abandoned())
+      spdlog::warn("training run {} was left unfinished by a stopped daemon; marked failed",
+                   run_id);
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to start: cannot check training runs: {}", e.what());
+    return 2;
+  }
 
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   metrics::Registry registry;

@@ -1,5 +1,7 @@
 #include "daemon/run_store.h"
 
+#include <unistd.h>
+
 #include <stdexcept>
 
 namespace ctd::training {
@@ -73,6 +75,12 @@ std::string_view run_state_name(RunState state) {
       return "cancelled";
   }
   return "?";
+}
+
+std::string this_supervisor() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
 }
 
 RunStore::RunStore(std::string dsn, std::string supervisor)

@@ -53,6 +53,9 @@ struct RunRow {
   bool started = false, finished = false;
 };
 
+// This process as a supervisor name: "host:pid".
+std::string this_supervisor();
+
 class RunStore {
  public:
   // `supervisor` names this daemon in the runs it creates (e.g. "host:pid").

@@ -24,12 +24,6 @@ namespace {
 
 constexpr int kExitFailed = 1, kExitUsage = 2, kExitCancelled = 3;
 
-std::string supervisor_name() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return std::string(host) + ":" + std::to_string(getpid());
-}
-
 // Applies --last-samples, --seq-first/--seq-last and the pipeline's dataset window.
 std::optional<training::DatasetSelection> selection_from(const Args& args,
                                                          const config::PipelineOptions& p) {
@@ -126,7 +120,7 @@ int train(const Args& args) {
         return kExitUsage;
       }
     }
-    training::RunStore store(options->postgres.dsn, supervisor_name());
+    training::RunStore store(options->postgres.dsn, training::this_supervisor());
     for (auto id : store.recover_abandoned())
       spdlog::warn("training run {} was left unfinished by a stopped daemon; marked failed", id);
     training::LocalProcessLauncher launcher;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "daemon/pg.h"
+#include "daemon/run_store.h"
 #include "daemon/schema.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
@@ -63,6 +64,34 @@ TEST_F(RunTest, MigrateFlagAppliesPendingMigrationsThenServes) {
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(30s), 0) << daemon.log();
   EXPECT_NE(daemon.log().find("embedded Kafka broker listening on 127.0.0.1:"), std::string::npos);
+}
+
+TEST_F(RunTest, StartUpFailsTrainingRunsAbandonedByADeadDaemon) {
+  pg::PgConnection connection(pg_->dsn());
+  schema::migrate(connection, schema::builtin_migrations());
+  const int pipeline_id = static_cast<int>(
+      connection.exec("INSERT INTO pipelines (name) VALUES ('p') RETURNING pipeline_id")
+          .integer(0, 0));
+  std::int64_t run_id = 0;
+  {
+    // A daemon that created a run and died: its session, and the run's lock, are gone.
+    training::RunStore dead(pg_->dsn(), "elsewhere:99");
+    run_id =
+        dead.create_run({pipeline_id, "manual", "test", nlohmann::json::object(), "/tmp"}).first;
+    dead.mark_running(run_id, 12345);
+  }
+  DaemonProcess daemon(config_with(""), env());
+  ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
+  const auto row =
+      connection.exec("SELECT status, failure_reason FROM training_runs WHERE run_id = $1",
+                      {std::to_string(run_id)});
+  EXPECT_EQ(std::string(row.text(0, 0)), "failed");
+  EXPECT_NE(std::string(row.text(0, 1)).find("abandoned"), std::string::npos);
+  EXPECT_NE(daemon.log().find("training run " + std::to_string(run_id) + " was left unfinished"),
+            std::string::npos)
+      << daemon.log();
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(30s), 0) << daemon.log();
 }
 
 TEST_F(RunTest, AnUnknownKafkaPropertyStopsTheDaemonWithItsName) {
