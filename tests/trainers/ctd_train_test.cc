@@ -220,6 +220,67 @@ TEST_F(CtdTrain, WarmStartContinuesFromTheProductionModel) {
   EXPECT_NEAR(first_acc, second_acc, 0.05);
 }
 
+// Share of validation rows a trained model calls positive.
+double predicted_positive_share(const std::string& dir) {
+  const RunResult run =
+      run_program({kTrainer, "evaluate", "--model", dir + "/model.pt", "--snapshot",
+                   dir + "/snapshot.safetensors", "--validation-fraction", "0.2", "--predictions",
+                   dir + "/pred.safetensors"},
+                  {}, kTimeout);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto scores = trainers::SafetensorsFile::read(dir + "/pred.safetensors")
+                          .values<float>("scores", trainers::DType::kF32);
+  double positive = 0;
+  for (float s : scores) positive += s >= 0.5f;
+  return positive / scores.size();
+}
+
+TEST_F(CtdTrain, BalancedClassWeightsAndWeightedSamplingFavourTheMinorityClass) {
+  const std::vector<std::string> imbalanced = {"--positive-fraction", "0.05", "--rows", "6000"};
+  const std::string plain = prepare("plain", "binary", mlp_spec(6), imbalanced);
+  auto balanced_spec = mlp_spec(6);
+  balanced_spec["class_weighting"] = "balanced";
+  const std::string balanced = prepare("balanced", "binary", balanced_spec, imbalanced);
+  auto sampled_spec = mlp_spec(6);
+  sampled_spec["weighted_sampling"] = true;
+  const std::string sampled = prepare("sampled", "binary", sampled_spec, imbalanced);
+  for (const auto& dir : {plain, balanced, sampled}) ASSERT_EQ(train(dir).exit_code, 0);
+
+  // About 5% of rows are positive; unweighted training predicts positives rarely, balanced
+  // class weights (about 10x on positives) make the model call many more rows positive.
+  const double plain_share = predicted_positive_share(plain);
+  const double balanced_share = predicted_positive_share(balanced);
+  // (Measured here: 0.055 and 0.215.)
+  EXPECT_LT(plain_share, 0.1);
+  EXPECT_GT(balanced_share, 2 * plain_share + 0.02) << plain_share << " vs " << balanced_share;
+  // Weighted sampling with uniform weights is plain resampling: it still trains a model that
+  // separates the classes.
+  EXPECT_GT(read_json(sampled + "/metrics.json")["validation"]["roc_auc"].get<double>(), 0.8);
+}
+
+TEST_F(CtdTrain, EarlyStoppingStopsAndKeepsTheBestEpoch) {
+  auto spec = mlp_spec(200);
+  spec["early_stopping"] = {{"patience", 2}, {"min_delta", 0.0}};
+  spec["model"]["hidden"] = {64, 64};
+  const std::string dir = prepare("early", "binary", spec, {"--rows", "800"});
+  const RunResult run = train(dir);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto metrics = read_json(dir + "/metrics.json");
+  const int epochs_run = metrics["epochs_run"];
+  const int best_epoch = metrics["best_epoch"];
+  EXPECT_LT(epochs_run, 200);
+  EXPECT_EQ(epochs_run, best_epoch + 2);
+  // The saved model is the best epoch's: its validation log loss is that epoch's.
+  double best_value = -1;
+  bool stop_reported = false;
+  for (const auto& l : json_lines(run.output)) {
+    if (l["phase"] == "epoch" && l["epoch"] == best_epoch) best_value = l["validation_value"];
+    if (l["phase"] == "early_stop") stop_reported = true;
+  }
+  EXPECT_TRUE(stop_reported);
+  EXPECT_NEAR(metrics["validation"]["log_loss"].get<double>(), best_value, 1e-6);
+}
+
 TEST_F(CtdTrain, InvalidSpecExitsTwoNamingEveryProblem) {
   nlohmann::json spec = {{"epochs", 0}, {"optimizer", {{"name", "rmsprop"}}}, {"colour", 1}};
   const std::string dir = prepare("bad", "binary", spec);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Test fixtures and oracles for ctd-train, run with Debian's /usr/bin/python3 (numpy, torch).
 
-  fixtures.py snapshot TASK OUT [--rows N] [--seed S] [--nan-fraction F]
+  fixtures.py snapshot TASK OUT [--rows N] [--seed S] [--nan-fraction F] [--positive-fraction P]
       writes a ctd snapshot (safetensors) of separable synthetic data for TASK
       (binary | multiclass | regression), with two categorical features.
   fixtures.py user-model OUT WIDTH OUTPUTS
@@ -62,7 +62,7 @@ def schema_json(info):
                       ensure_ascii=False)
 
 
-def make_snapshot(task, out, rows=4000, seed=1, nan_fraction=0.0):
+def make_snapshot(task, out, rows=4000, seed=1, nan_fraction=0.0, positive_fraction=None):
     rng = np.random.default_rng(seed)
     dn = 6
     x = rng.normal(size=(rows, dn)).astype(np.float32)
@@ -72,7 +72,11 @@ def make_snapshot(task, out, rows=4000, seed=1, nan_fraction=0.0):
     cat_effect = np.array([0.0, 1.5, -1.5, 0.5])[cat[:, 0]]
     score = x[:, 0] * 2.0 - x[:, 1] + 0.5 * x[:, 2] + cat_effect
     if task == "binary":
-        label, k = (score > 0).astype(np.float32), 2
+        cut = 0.0 if positive_fraction is None else np.quantile(score, 1 - positive_fraction)
+        # With a positive fraction, labels are noisy near the boundary, so that a model must
+        # trade minority recall for accuracy.
+        noisy = score + (0 if positive_fraction is None else rng.normal(scale=1.5, size=rows))
+        label, k = (noisy > cut).astype(np.float32), 2
     elif task == "multiclass":
         label, k = np.digitize(score, [-1.0, 1.0]).astype(np.float32), 3
     else:
@@ -173,7 +177,8 @@ def main(argv):
     if cmd == "snapshot":
         opts = dict(zip(argv[4::2], argv[5::2]))
         make_snapshot(argv[2], argv[3], int(opts.get("--rows", 4000)), int(opts.get("--seed", 1)),
-                      float(opts.get("--nan-fraction", 0.0)))
+                      float(opts.get("--nan-fraction", 0.0)),
+                      float(opts["--positive-fraction"]) if "--positive-fraction" in opts else None)
     elif cmd == "user-model":
         user_model(argv[2], int(argv[3]), int(argv[4]))
     elif cmd == "predict":
