@@ -15,7 +15,7 @@ constexpr double kMinWassersteinNorm = 1e-3;
 
 struct MetricName {
   DriftMetric metric;
-  std::string_view name;   // canonical, in evidence
+  std::string_view name;        // canonical, in evidence
   std::string_view short_name;  // accepted on the command line
 };
 constexpr MetricName kMetricNames[] = {
@@ -107,12 +107,18 @@ void categorical_statistics(const CategoricalCounts& reference, const Categorica
 // policy tracks for it (the KS statistic; Cramer's V for chi-squared).
 double decision_value(DriftMetric metric, const FeatureStatistics& s) {
   switch (metric) {
-    case DriftMetric::kPsi: return *s.psi;
-    case DriftMetric::kJensenShannon: return *s.jensen_shannon;
-    case DriftMetric::kWasserstein: return *s.wasserstein;
-    case DriftMetric::kKolmogorovSmirnov: return *s.ks_p_value;
-    case DriftMetric::kChiSquared: return *s.chi_squared_p_value;
-    case DriftMetric::kLInfinity: return *s.l_infinity;
+    case DriftMetric::kPsi:
+      return *s.psi;
+    case DriftMetric::kJensenShannon:
+      return *s.jensen_shannon;
+    case DriftMetric::kWasserstein:
+      return *s.wasserstein;
+    case DriftMetric::kKolmogorovSmirnov:
+      return *s.ks_p_value;
+    case DriftMetric::kChiSquared:
+      return *s.chi_squared_p_value;
+    case DriftMetric::kLInfinity:
+      return *s.l_infinity;
   }
   return 0;
 }
@@ -183,8 +189,7 @@ FeatureDrift compare_numeric(const ReferenceSummary& reference, const FeatureCou
   out.current_count = cur.present;
   out.current_missing = cur.missing;
   if (ref.present < options.min_samples || cur.present < options.min_samples) return out;
-  const std::vector<double>* sample =
-      samples.current != nullptr ? &(*samples.current)[f] : nullptr;
+  const std::vector<double>* sample = samples.current != nullptr ? &(*samples.current)[f] : nullptr;
   numeric_statistics(reference.numeric()[f], ref, cur, sample, out.statistics);
   out.evaluated = true;
   return out;
@@ -218,9 +223,12 @@ void put(nlohmann::json& out, const char* key, const std::optional<T>& value) {
 
 std::string_view to_string(Correction correction) {
   switch (correction) {
-    case Correction::kNone: return "none";
-    case Correction::kBonferroni: return "bonferroni";
-    case Correction::kBenjaminiHochberg: return "benjamini_hochberg";
+    case Correction::kNone:
+      return "none";
+    case Correction::kBonferroni:
+      return "bonferroni";
+    case Correction::kBenjaminiHochberg:
+      return "benjamini_hochberg";
   }
   return "none";
 }

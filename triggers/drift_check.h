@@ -22,12 +22,12 @@
 namespace ctd::triggers::drift {
 
 enum class DriftMetric {
-  kPsi,              // numeric (coarse bins) and categorical; distance
-  kJensenShannon,    // numeric (coarse bins) and categorical; distance, base 2
-  kWasserstein,      // numeric; W1 / reference std, from fine-bin means
-  kKolmogorovSmirnov,// numeric; p-value test
-  kChiSquared,       // categorical; p-value test
-  kLInfinity,        // categorical; distance
+  kPsi,                // numeric (coarse bins) and categorical; distance
+  kJensenShannon,      // numeric (coarse bins) and categorical; distance, base 2
+  kWasserstein,        // numeric; W1 / reference std, from fine-bin means
+  kKolmogorovSmirnov,  // numeric; p-value test
+  kChiSquared,         // categorical; p-value test
+  kLInfinity,          // categorical; distance
 };
 enum class ThresholdPolicy { kStatic, kDynamicQuantile };
 enum class DatasetRule { kShare, kAny };
@@ -70,7 +70,7 @@ struct FeatureStatistics {
   std::optional<double> wasserstein_error_bound;  // |binned - exact| <= this
   std::optional<double> ks_statistic;
   std::optional<double> ks_p_value;
-  std::optional<double> ks_error_bound;           // binned KS: D_exact - D <= this; 0 if exact
+  std::optional<double> ks_error_bound;              // binned KS: D_exact - D <= this; 0 if exact
   std::optional<std::uint64_t> ks_sample_reference;  // exact KS: sample sizes used
   std::optional<std::uint64_t> ks_sample_current;
   std::optional<double> chi_squared;

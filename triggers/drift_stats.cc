@@ -106,7 +106,8 @@ double l_infinity_distance(std::span<const double> reference, std::span<const do
 }
 
 double wasserstein_distance(std::span<const double> positions_a, std::span<const double> weights_a,
-                            std::span<const double> positions_b, std::span<const double> weights_b) {
+                            std::span<const double> positions_b,
+                            std::span<const double> weights_b) {
   const double total_a = total(weights_a);
   const double total_b = total(weights_b);
   if (total_a <= 0 || total_b <= 0) return 0;

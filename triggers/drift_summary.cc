@@ -71,8 +71,8 @@ std::size_t NumericBinning::bin_of(double value) const {
   if (value > edges_.back()) return n;
   std::size_t bin = 1;
   if (!grid_.empty()) {
-    const std::size_t cell = std::min(
-        grid_.size() - 1, static_cast<std::size_t>((value - grid_low_) * grid_scale_));
+    const std::size_t cell =
+        std::min(grid_.size() - 1, static_cast<std::size_t>((value - grid_low_) * grid_scale_));
     bin = grid_[cell];
   }
   // The grid only gives a start; these steps make the answer exact: #edges < value.

@@ -162,8 +162,8 @@ struct FeatureCounts {
 struct NumericReference {
   NumericBinning binning;
   double mean = 0;
-  double std = 0;             // population standard deviation (ddof = 0)
-  std::vector<double> sample; // ascending; empty unless SummaryOptions::keep_sample
+  double std = 0;                  // population standard deviation (ddof = 0)
+  std::vector<double> sample;      // ascending; empty unless SummaryOptions::keep_sample
   std::uint64_t sampled_from = 0;  // present values the sample was drawn from
 };
 

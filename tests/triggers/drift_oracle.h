@@ -25,9 +25,8 @@ namespace ctd::triggers::testing {
 inline nlohmann::json run_oracle(const nlohmann::json& request) {
   ctd::testing::TempDir dir("ctd-drift-oracle");
   const std::string path = dir.write("request.json", request.dump());
-  const std::string command = "/usr/bin/python3 " CTD_SOURCE_DIR
-                              "/tests/triggers/oracle/drift_oracle.py " +
-                              path + " 2>&1";
+  const std::string command =
+      "/usr/bin/python3 " CTD_SOURCE_DIR "/tests/triggers/oracle/drift_oracle.py " + path + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("popen failed");
   std::string output;
@@ -86,12 +85,12 @@ class Table {
     v.rows = end - begin;
     v.numeric_width = numeric_width_;
     v.categorical_width = categorical_width_;
-    v.numeric = std::span<const double>(numeric_).subspan(begin * numeric_width_,
-                                                          v.rows * numeric_width_);
+    v.numeric =
+        std::span<const double>(numeric_).subspan(begin * numeric_width_, v.rows * numeric_width_);
     v.categorical = std::span<const std::string>(categorical_)
                         .subspan(begin * categorical_width_, v.rows * categorical_width_);
-    v.categorical_set = std::span<const std::uint8_t>(set_).subspan(
-        begin * categorical_width_, v.rows * categorical_width_);
+    v.categorical_set = std::span<const std::uint8_t>(set_).subspan(begin * categorical_width_,
+                                                                    v.rows * categorical_width_);
     return v;
   }
   std::size_t rows() const { return rows_; }

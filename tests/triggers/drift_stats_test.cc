@@ -78,17 +78,23 @@ TEST(DriftStats, KsTwoSampleMatchesScipyOnRandomShiftedAndTiedData) {
     std::vector<double> a, b;
   };
   std::vector<Case> cases;
-  cases.push_back({testing::normal_values(random, 800, 0, 1), testing::normal_values(random, 650, 0, 1)});
-  cases.push_back({testing::normal_values(random, 500, 0, 1), testing::normal_values(random, 900, 0.3, 1)});
-  cases.push_back({testing::normal_values(random, 300, 0, 1), testing::normal_values(random, 300, 0, 2)});
+  cases.push_back(
+      {testing::normal_values(random, 800, 0, 1), testing::normal_values(random, 650, 0, 1)});
+  cases.push_back(
+      {testing::normal_values(random, 500, 0, 1), testing::normal_values(random, 900, 0.3, 1)});
+  cases.push_back(
+      {testing::normal_values(random, 300, 0, 1), testing::normal_values(random, 300, 0, 2)});
   Case ties;  // rounded to one decimal: many ties across both samples
-  for (double v : testing::normal_values(random, 700, 0, 1)) ties.a.push_back(std::round(v * 10) / 10);
-  for (double v : testing::normal_values(random, 400, 0.1, 1)) ties.b.push_back(std::round(v * 10) / 10);
+  for (double v : testing::normal_values(random, 700, 0, 1))
+    ties.a.push_back(std::round(v * 10) / 10);
+  for (double v : testing::normal_values(random, 400, 0.1, 1))
+    ties.b.push_back(std::round(v * 10) / 10);
   cases.push_back(ties);
   for (Case& c : cases) {
     std::sort(c.a.begin(), c.a.end());
     std::sort(c.b.begin(), c.b.end());
-    const nlohmann::json oracle = run_oracle({{"op", "functions"}, {"ks", {{"a", c.a}, {"b", c.b}}}});
+    const nlohmann::json oracle =
+        run_oracle({{"op", "functions"}, {"ks", {{"a", c.a}, {"b", c.b}}}});
     const TestResult ks = ks_two_sample(c.a, c.b);
     EXPECT_NEAR(ks.statistic, oracle["ks"]["ks_statistic"].get<double>(), kExact);
     EXPECT_NEAR(ks.p_value, oracle["ks"]["ks_p_value"].get<double>(), kExact);
@@ -107,8 +113,8 @@ TEST(DriftStats, PsiJensenShannonLInfinityAndChiSquaredMatchScipyOnCounts) {
         run_oracle({{"op", "counts"}, {"reference", reference}, {"current", current}});
     EXPECT_NEAR(population_stability_index(reference, current), oracle["psi"].get<double>(),
                 kExact);
-    EXPECT_NEAR(jensen_shannon_distance(reference, current),
-                oracle["jensen_shannon"].get<double>(), kExact);
+    EXPECT_NEAR(jensen_shannon_distance(reference, current), oracle["jensen_shannon"].get<double>(),
+                kExact);
     EXPECT_NEAR(l_infinity_distance(reference, current), oracle["linf"].get<double>(), kExact);
     const ChiSquaredResult chi = chi_squared_homogeneity(reference, current);
     EXPECT_NEAR(chi.statistic, oracle["chi2"].get<double>(), 1e-9 * std::max(1.0, chi.statistic));
@@ -132,7 +138,7 @@ TEST(DriftStats, WeightedWassersteinMatchesScipy) {
   std::vector<double> v = testing::normal_values(random, 55, 0.7, 1.3);
   std::sort(u.begin(), u.end());
   std::sort(v.begin(), v.end());
-  v[3] = v[4];  // a shared position inside one set
+  v[3] = v[4];    // a shared position inside one set
   u[10] = v[20];  // and across sets
   std::sort(u.begin(), u.end());
   const std::vector<double> wu = random_counts(random, u.size(), 0.1);

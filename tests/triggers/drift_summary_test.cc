@@ -23,13 +23,16 @@ constexpr double kWassersteinTolerance = 0.02;
 FeatureLayout layout_of(std::size_t numeric, std::size_t categorical) {
   FeatureLayout layout;
   // (Appending, because g++ 12 warns falsely on "c" + std::to_string(i).)
-  for (std::size_t i = 0; i < numeric; ++i) layout.numeric.push_back(std::string("x").append(std::to_string(i)));
-  for (std::size_t i = 0; i < categorical; ++i) layout.categorical.push_back(std::string("c").append(std::to_string(i)));
+  for (std::size_t i = 0; i < numeric; ++i)
+    layout.numeric.push_back(std::string("x").append(std::to_string(i)));
+  for (std::size_t i = 0; i < categorical; ++i)
+    layout.categorical.push_back(std::string("c").append(std::to_string(i)));
   return layout;
 }
 
 FeatureDrift compare_one(const std::vector<double>& reference, const std::vector<double>& current,
-                         const SummaryOptions& options, const std::vector<double>* sample = nullptr) {
+                         const SummaryOptions& options,
+                         const std::vector<double>* sample = nullptr) {
   const Table ref({reference}, {});
   const Table cur({current}, {});
   const ReferenceSummary summary =
@@ -55,7 +58,8 @@ TEST(DriftSummary, NumericStatisticsMatchNumpyOnRandomShiftedAndScaledData) {
   for (const NumericCase& c : {NumericCase{"same", 10, 2, 0.0}, NumericCase{"shifted", 11, 2, 0.05},
                                NumericCase{"scaled", 10, 3, 0.0}, NumericCase{"far", 20, 1, 0.1}}) {
     SCOPED_TRACE(c.name);
-    const std::vector<double> current = testing::normal_values(random, 3000, c.mean, c.std, c.missing);
+    const std::vector<double> current =
+        testing::normal_values(random, 3000, c.mean, c.std, c.missing);
     const nlohmann::json oracle = run_oracle({{"op", "numeric"},
                                               {"reference", testing::to_json_values(reference)},
                                               {"current", testing::to_json_values(current)},
@@ -91,9 +95,9 @@ TEST(DriftSummary, EdgesAreNumpysQuantilesAndTheStdIsNumpys) {
                                             {"bins", 50},
                                             {"coarse_bins", 5}});
   const Table ref({reference}, {});
-  const ReferenceSummary summary = build_reference(
-      ref.view(), FeatureColumns::select(layout_of(1, 0), {}, nullptr),
-      SummaryOptions{.bins = 50, .coarse_bins = 5});
+  const ReferenceSummary summary =
+      build_reference(ref.view(), FeatureColumns::select(layout_of(1, 0), {}, nullptr),
+                      SummaryOptions{.bins = 50, .coarse_bins = 5});
   EXPECT_EQ(summary.numeric()[0].binning.edges(), oracle["fine_edges"].get<std::vector<double>>());
   EXPECT_LT(summary.numeric()[0].binning.edges().size(), 49u);
   EXPECT_NEAR(summary.numeric()[0].std, oracle["reference_std"].get<double>(), 1e-12);
@@ -111,7 +115,8 @@ TEST(DriftSummary, ExactKsOnBoundedSamplesMatchesScipy) {
                                             {"coarse_bins", 10}});
   std::vector<double> sorted = current;
   std::sort(sorted.begin(), sorted.end());
-  const FeatureDrift f = compare_one(reference, current, SummaryOptions{.keep_sample = true}, &sorted);
+  const FeatureDrift f =
+      compare_one(reference, current, SummaryOptions{.keep_sample = true}, &sorted);
   EXPECT_NEAR(*f.statistics.ks_statistic, oracle["ks_statistic"].get<double>(), kExact);
   EXPECT_NEAR(*f.statistics.ks_p_value, oracle["ks_p_value"].get<double>(), kExact);
   EXPECT_EQ(*f.statistics.ks_error_bound, 0.0);
@@ -157,7 +162,8 @@ TEST(DriftSummary, CategoricalCountsUnseenAndMissingMatchScipy) {
   EXPECT_NEAR(*f.statistics.psi, oracle["psi"].get<double>(), kExact);
   EXPECT_NEAR(*f.statistics.jensen_shannon, oracle["jensen_shannon"].get<double>(), kExact);
   EXPECT_NEAR(*f.statistics.l_infinity, oracle["linf"].get<double>(), kExact);
-  EXPECT_NEAR(*f.statistics.chi_squared, oracle["chi2"].get<double>(), 1e-9 * *f.statistics.chi_squared);
+  EXPECT_NEAR(*f.statistics.chi_squared, oracle["chi2"].get<double>(),
+              1e-9 * *f.statistics.chi_squared);
   EXPECT_NEAR(*f.statistics.chi_squared_p_value, oracle["chi2_p_value"].get<double>(), kExact);
   EXPECT_EQ(*f.statistics.chi_squared_dof, oracle["chi2_dof"].get<int>());
   EXPECT_EQ(f.current_unseen, oracle["current_unseen"].get<std::uint64_t>());

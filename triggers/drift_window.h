@@ -1,0 +1,75 @@
+// The current distribution of a drift trigger: counts of the most recent rows, as a tumbling
+// window (consecutive, disjoint windows of `size` rows) or a sliding one (the last `size`
+// rows, advanced by a pane of size / panes rows). A sliding window keeps one FeatureCounts per
+// pane, so memory is panes x features x bins whatever the stream's length, and a check merges
+// the panes in O(panes x features x bins).
+//
+// Thread-safety: none; one owner.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "triggers/drift_summary.h"
+#include "triggers/trigger.h"
+
+namespace ctd::triggers::drift {
+
+enum class WindowKind { kTumbling, kSliding };
+
+struct WindowOptions {
+  WindowKind kind = WindowKind::kTumbling;
+  std::size_t size = 10000;  // rows per window
+  std::size_t panes = 10;    // sliding only: the window advances by size / panes rows
+};
+
+// Returns an empty string when valid, else what is wrong.
+std::string validate(const WindowOptions& options);
+
+// Which rows a window holds: their stream numbers (labels: sample sequence numbers;
+// inferences: the trigger's running count) and the commit times of their batches.
+struct WindowBounds {
+  std::int64_t first_row = -1;
+  std::int64_t last_row = -1;
+  std::uint64_t rows = 0;
+  TimePoint first_at{};
+  TimePoint last_at{};
+};
+
+nlohmann::json to_json(const WindowBounds& bounds);
+
+class CurrentWindow {
+ public:
+  // `reference` must outlive the window. REQUIRES: validate(options) is empty.
+  CurrentWindow(const WindowOptions& options, const ReferenceSummary& reference);
+
+  // Adds rows from `begin` of `batch`, whose row 0 has stream number `first_row`, until the
+  // batch ends or the window is complete; returns the first row not added.
+  std::size_t add(const FeatureBatchView& batch, std::size_t begin, std::int64_t first_row,
+                  TimePoint at);
+  // The window holds `size` rows and waits for a check; add() adds nothing until advance().
+  bool complete() const;
+  FeatureCounts counts() const;  // all panes merged
+  WindowBounds bounds() const;
+  // After a check: a tumbling window starts empty, a sliding one drops its oldest pane.
+  void advance();
+  std::uint64_t rows() const;
+
+ private:
+  struct Pane {
+    FeatureCounts counts;
+    WindowBounds bounds;
+  };
+  std::size_t pane_rows() const;
+  std::size_t pane_count() const;
+
+  WindowOptions options_;
+  const ReferenceSummary* reference_;
+  std::deque<Pane> panes_;
+};
+
+}  // namespace ctd::triggers::drift
