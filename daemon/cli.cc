@@ -15,6 +15,7 @@
 #include "config/loader.h"
 #include "daemon/bootstrap_proxy.h"
 #include "daemon/daemon.h"
+#include "daemon/drift_command.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
@@ -29,6 +30,8 @@ commands:
   run -c FILE [--migrate]        run the daemon (--migrate applies pending migrations first)
   migrate -c FILE [--dir DIR]    apply pending database migrations (built-in, or from DIR)
   check-config FILE              validate FILE and print the resolved configuration
+  drift --reference R.csv --current C.csv [...]
+                                 offline drift report of C against R (ctd drift --help)
   dev-broker [--port P] [--partitions N] --topic T [--topic T ...]
                                  run an embedded Kafka broker in the foreground
   version                        print the version
@@ -201,6 +204,7 @@ int main(int argc, char** argv) {
   if (command == "migrate") return migrate(args);
   if (command == "check-config") return check_config(args);
   if (command == "dev-broker") return dev_broker(args);
+  if (command == "drift") return drift(args);
   if (command == "version" || command == "--version") {
     std::cout << "ctd " << CTD_VERSION << "\n";
     return 0;
