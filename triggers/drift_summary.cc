@@ -7,14 +7,19 @@
 namespace ctd::triggers::drift {
 namespace {
 
-// Lookup grid cells per fine bin: enough that most cells hold a single edge.
-constexpr std::size_t kGridCellsPerBin = 4;
-constexpr std::size_t kMaxBins = 100000;
+// Lookup grid cells per fine bin: with 16, a value's cell rarely holds an edge, so the steps
+// after the lookup rarely branch.
+constexpr std::size_t kGridCellsPerBin = 16;
+constexpr std::size_t kMaxBins = 65535;  // bin numbers fit the grid's 16-bit cells
+// FeatureCounts::add walks the batch in blocks of rows and, within a block, in groups of
+// features (two cache lines of a row); sizes measured best on the 2-core dev machine.
+constexpr std::size_t kGroupFeatures = 16;
+constexpr std::size_t kBlockRows = 128;
 
 }  // namespace
 
 std::string validate(const SummaryOptions& options) {
-  if (options.bins < 1 || options.bins > kMaxBins) return "bins must be in [1, 100000]";
+  if (options.bins < 1 || options.bins > kMaxBins) return "bins must be in [1, 65535]";
   if (options.coarse_bins < 1 || options.bins % options.coarse_bins != 0) {
     return "coarse bins (" + std::to_string(options.coarse_bins) + ") must divide bins (" +
            std::to_string(options.bins) + ")";
@@ -28,6 +33,7 @@ NumericBinning NumericBinning::from_sorted_sample(std::span<const double> sorted
   NumericBinning binning;
   if (sorted.empty()) {
     binning.coarse_of_fine_ = {0};
+    binning.build_lookup();
     return binning;
   }
   const std::size_t step = options.bins / options.coarse_bins;
@@ -52,33 +58,22 @@ NumericBinning NumericBinning::from_sorted_sample(std::span<const double> sorted
 }
 
 void NumericBinning::build_lookup() {
-  if (edges_.size() < 2) return;
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
+  bounds_.assign(1, -kInfinity);
+  bounds_.insert(bounds_.end(), edges_.begin(), edges_.end());
+  bounds_.push_back(kInfinity);
+  if (edges_.size() < 2) return;  // one cell starting at bin 0: the steps do the rest
   const std::size_t cells = kGridCellsPerBin * edges_.size();
   grid_low_ = edges_.front();
   grid_scale_ = static_cast<double>(cells) / (edges_.back() - edges_.front());
+  grid_last_ = static_cast<double>(cells - 1);
   grid_.resize(cells);
   std::size_t below = 0;
   for (std::size_t cell = 0; cell < cells; ++cell) {
     const double cell_low = grid_low_ + static_cast<double>(cell) / grid_scale_;
     while (below < edges_.size() && edges_[below] < cell_low) ++below;
-    grid_[cell] = static_cast<std::uint32_t>(below);
+    grid_[cell] = static_cast<std::uint16_t>(below);
   }
-}
-
-std::size_t NumericBinning::bin_of(double value) const {
-  const std::size_t n = edges_.size();
-  if (n == 0 || value <= edges_.front()) return 0;
-  if (value > edges_.back()) return n;
-  std::size_t bin = 1;
-  if (!grid_.empty()) {
-    const std::size_t cell =
-        std::min(grid_.size() - 1, static_cast<std::size_t>((value - grid_low_) * grid_scale_));
-    bin = grid_[cell];
-  }
-  // The grid only gives a start; these steps make the answer exact: #edges < value.
-  while (bin > 0 && edges_[bin - 1] >= value) --bin;
-  while (bin < n && edges_[bin] < value) ++bin;
-  return bin;
 }
 
 void NumericCounts::merge(const NumericCounts& other) {
@@ -177,14 +172,26 @@ void FeatureCounts::add(const FeatureBatchView& batch, std::size_t begin, std::s
                         const ReferenceSummary& reference) {
   const FeatureColumns& columns = reference.columns();
   const std::vector<NumericReference>& features = reference.numeric();
-  for (std::size_t row = begin; row < end; ++row) {
-    const double* values = batch.numeric.data() + row * batch.numeric_width;
-    for (std::size_t f = 0; f < numeric.size(); ++f) {
-      numeric[f].add(values[columns.numeric[f]], features[f].binning);
+  const std::size_t width = batch.numeric_width;
+  // Blocks of rows, and within a block groups of features that share a cache line of each
+  // row: the group's bins stay in cache for the whole block, and each row's line is read
+  // once per group (reading one column straight down would touch a memory page per row).
+  for (std::size_t block = begin; block < end; block += kBlockRows) {
+    const std::size_t block_rows = std::min(end, block + kBlockRows) - block;
+    for (std::size_t group = 0; group < numeric.size(); group += kGroupFeatures) {
+      const std::size_t group_end = std::min(numeric.size(), group + kGroupFeatures);
+      for (std::size_t row = block; row < block + block_rows; ++row) {
+        const double* values = batch.numeric.data() + row * width;
+        for (std::size_t f = group; f < group_end; ++f) {
+          numeric[f].add(values[columns.numeric[f]], features[f].binning);
+        }
+      }
     }
     for (std::size_t f = 0; f < categorical.size(); ++f) {
-      categorical[f].add(batch.categorical_at(row, columns.categorical[f]),
-                         reference.categories()[f]);
+      for (std::size_t row = block; row < block + block_rows; ++row) {
+        categorical[f].add(batch.categorical_at(row, columns.categorical[f]),
+                           reference.categories()[f]);
+      }
     }
   }
   rows += end - begin;
@@ -257,13 +264,19 @@ void ReferenceBuilder::count(const FeatureBatchView& batch) {
   if (!counting_) place_edges();
   summary_.counts_.add(batch, 0, batch.rows, summary_);
   const std::vector<std::size_t>& columns = summary_.columns_.numeric;
-  for (std::size_t row = 0; row < batch.rows; ++row) {
+  for (std::size_t block = 0; block < batch.rows; block += kBlockRows) {
+    const std::size_t block_end = std::min(batch.rows, block + kBlockRows);
     for (std::size_t f = 0; f < columns.size(); ++f) {
-      const double value = batch.numeric_at(row, columns[f]);
-      if (!std::isfinite(value)) continue;
-      const double shifted = value - shift_[f];
-      shifted_sum_[f] += shifted;
-      shifted_squares_[f] += shifted * shifted;
+      double sum = 0, squares = 0;
+      for (std::size_t row = block; row < block_end; ++row) {
+        const double value = batch.numeric_at(row, columns[f]);
+        if (!std::isfinite(value)) continue;
+        const double shifted = value - shift_[f];
+        sum += shifted;
+        squares += shifted * shifted;
+      }
+      shifted_sum_[f] += sum;
+      shifted_squares_[f] += squares;
     }
   }
 }
