@@ -76,7 +76,7 @@ def main():
     adjusted = np.minimum(1.0, np.array(p_values) * features)
     print(json.dumps({
         "check_seconds": seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
         "raw_data_bytes": (reference_rows + current_rows) * features * 8,
         "decisions": {
             "psi": [i for i, v in enumerate(psi) if v >= 0.1],

@@ -86,7 +86,7 @@ double seconds_since(Clock::time_point start) {
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;
+  return usage.ru_maxrss * 1024.0 / 1e6;  // ru_maxrss is in KiB
 }
 
 std::size_t summary_bytes(const drift::FeatureCounts& counts) {

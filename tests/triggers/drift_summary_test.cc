@@ -213,6 +213,24 @@ TEST(DriftSummary, EdgesFromAReservoirSampleWhenTheReferenceIsLarger) {
   EXPECT_NE(summary.numeric()[0].binning.edges(), full.edges());
 }
 
+TEST(DriftSummary, ConstantFeatureAndInfiniteValues) {
+  // A constant reference has one edge; W1 is normed by the 0.001 floor; infinities count as
+  // missing and out-of-range values land in the outer bins.
+  const std::vector<double> reference(1000, 2.5);
+  std::vector<double> current(500, 2.5);
+  current[0] = std::numeric_limits<double>::infinity();
+  current[1] = -std::numeric_limits<double>::infinity();
+  current[2] = 1e300;
+  current[3] = -7;
+  const FeatureDrift f = compare_one(reference, current, SummaryOptions{});
+  EXPECT_EQ(f.current_missing, 2u);
+  EXPECT_EQ(f.current_count, 498u);
+  ASSERT_TRUE(f.evaluated);
+  EXPECT_NEAR(*f.statistics.ks_statistic, 1.0 / 498, kExact);  // the 1e300 above the edge
+  EXPECT_GT(*f.statistics.wasserstein, 1e5);                   // 1e300 / 498 / 0.001: drifted
+  EXPECT_TRUE(f.drifted);
+}
+
 TEST(DriftSummary, TooFewSamplesIsReportedNotDecided) {
   std::mt19937_64 random(2);
   const std::vector<double> reference = testing::normal_values(random, 500, 0, 1);
