@@ -14,7 +14,37 @@ constexpr std::size_t kMaxBins = 65535;  // bin numbers fit the grid's 16-bit ce
 // FeatureCounts::add walks the batch in blocks of rows and, within a block, in groups of
 // features (two cache lines of a row); sizes measured best on the 2-core dev machine.
 constexpr std::size_t kGroupFeatures = 16;
-constexpr std::size_t kBlockRows = 128;
+constexpr std::size_t kBlockRows = 4096;
+
+// Calls visit(feature, values) with the values of rows [begin, end) of every column in
+// `columns`, in blocks of rows and groups of features that share cache lines of each row: a
+// group's values are gathered column by column into a buffer that fits the cache, so that
+// the visitor reads contiguous values while its own state stays in the fastest cache.
+// (Reading a column straight from the row-major batch touches one page per row, and going
+// row by row cycles every feature's state through the cache.)
+template <typename Visit>
+void visit_numeric_columns(const FeatureBatchView& batch, std::size_t begin, std::size_t end,
+                           const std::vector<std::size_t>& columns, Visit&& visit) {
+  if (begin >= end || columns.empty()) return;
+  const std::size_t width = batch.numeric_width;
+  std::vector<double> group_columns(kGroupFeatures * std::min(kBlockRows, end - begin));
+  for (std::size_t block = begin; block < end; block += kBlockRows) {
+    const std::size_t block_rows = std::min(end, block + kBlockRows) - block;
+    for (std::size_t group = 0; group < columns.size(); group += kGroupFeatures) {
+      const std::size_t group_size = std::min(columns.size() - group, kGroupFeatures);
+      for (std::size_t r = 0; r < block_rows; ++r) {
+        const double* row = batch.numeric.data() + (block + r) * width;
+        for (std::size_t k = 0; k < group_size; ++k) {
+          group_columns[k * block_rows + r] = row[columns[group + k]];
+        }
+      }
+      for (std::size_t k = 0; k < group_size; ++k) {
+        visit(group + k,
+              std::span<const double>(group_columns).subspan(k * block_rows, block_rows));
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -74,6 +104,29 @@ void NumericBinning::build_lookup() {
     while (below < edges_.size() && edges_[below] < cell_low) ++below;
     grid_[cell] = static_cast<std::uint16_t>(below);
   }
+}
+
+void NumericCounts::add_all(std::span<const double> values, const NumericBinning& binning) {
+  const NumericBinning::Lookup lookup = binning.lookup();
+  double* bin_counts = counts.data();
+  double* bin_sums = sums.data();
+  double low = min, high = max;
+  std::uint64_t missed = 0;
+  for (const double value : values) {
+    if (!std::isfinite(value)) {
+      ++missed;
+      continue;
+    }
+    const std::size_t bin = lookup.bin_of(value);
+    bin_counts[bin] += 1;
+    bin_sums[bin] += value;
+    low = std::min(low, value);
+    high = std::max(high, value);
+  }
+  min = low;
+  max = high;
+  missing += missed;
+  present += values.size() - missed;
 }
 
 void NumericCounts::merge(const NumericCounts& other) {
@@ -172,26 +225,14 @@ void FeatureCounts::add(const FeatureBatchView& batch, std::size_t begin, std::s
                         const ReferenceSummary& reference) {
   const FeatureColumns& columns = reference.columns();
   const std::vector<NumericReference>& features = reference.numeric();
-  const std::size_t width = batch.numeric_width;
-  // Blocks of rows, and within a block groups of features that share a cache line of each
-  // row: the group's bins stay in cache for the whole block, and each row's line is read
-  // once per group (reading one column straight down would touch a memory page per row).
-  for (std::size_t block = begin; block < end; block += kBlockRows) {
-    const std::size_t block_rows = std::min(end, block + kBlockRows) - block;
-    for (std::size_t group = 0; group < numeric.size(); group += kGroupFeatures) {
-      const std::size_t group_end = std::min(numeric.size(), group + kGroupFeatures);
-      for (std::size_t row = block; row < block + block_rows; ++row) {
-        const double* values = batch.numeric.data() + row * width;
-        for (std::size_t f = group; f < group_end; ++f) {
-          numeric[f].add(values[columns.numeric[f]], features[f].binning);
-        }
-      }
-    }
-    for (std::size_t f = 0; f < categorical.size(); ++f) {
-      for (std::size_t row = block; row < block + block_rows; ++row) {
-        categorical[f].add(batch.categorical_at(row, columns.categorical[f]),
-                           reference.categories()[f]);
-      }
+  visit_numeric_columns(batch, begin, end, columns.numeric,
+                        [&](std::size_t f, std::span<const double> values) {
+                          numeric[f].add_all(values, features[f].binning);
+                        });
+  for (std::size_t f = 0; f < categorical.size(); ++f) {
+    for (std::size_t row = begin; row < end; ++row) {
+      categorical[f].add(batch.categorical_at(row, columns.categorical[f]),
+                         reference.categories()[f]);
     }
   }
   rows += end - begin;
@@ -263,22 +304,18 @@ void ReferenceBuilder::place_edges() {
 void ReferenceBuilder::count(const FeatureBatchView& batch) {
   if (!counting_) place_edges();
   summary_.counts_.add(batch, 0, batch.rows, summary_);
-  const std::vector<std::size_t>& columns = summary_.columns_.numeric;
-  for (std::size_t block = 0; block < batch.rows; block += kBlockRows) {
-    const std::size_t block_end = std::min(batch.rows, block + kBlockRows);
-    for (std::size_t f = 0; f < columns.size(); ++f) {
-      double sum = 0, squares = 0;
-      for (std::size_t row = block; row < block_end; ++row) {
-        const double value = batch.numeric_at(row, columns[f]);
-        if (!std::isfinite(value)) continue;
-        const double shifted = value - shift_[f];
-        sum += shifted;
-        squares += shifted * shifted;
-      }
-      shifted_sum_[f] += sum;
-      shifted_squares_[f] += squares;
-    }
-  }
+  visit_numeric_columns(batch, 0, batch.rows, summary_.columns_.numeric,
+                        [&](std::size_t f, std::span<const double> values) {
+                          double sum = 0, squares = 0;
+                          for (const double value : values) {
+                            if (!std::isfinite(value)) continue;
+                            const double shifted = value - shift_[f];
+                            sum += shifted;
+                            squares += shifted * shifted;
+                          }
+                          shifted_sum_[f] += sum;
+                          shifted_squares_[f] += squares;
+                        });
 }
 
 ReferenceSummary ReferenceBuilder::finish() {

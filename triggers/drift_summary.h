@@ -59,16 +59,27 @@ class NumericBinning {
   std::size_t coarse_bin_count() const { return coarse_bin_count_; }
   const std::vector<double>& edges() const { return edges_; }
   std::size_t coarse_bin_of(std::size_t fine_bin) const { return coarse_of_fine_[fine_bin]; }
-  // The fine bin of a finite value: the number of edges below it. Inline and nearly
-  // branch-free: it runs once per value of every window. REQUIRES: std::isfinite(value).
-  std::size_t bin_of(double value) const {
-    const double cell = std::clamp((value - grid_low_) * grid_scale_, 0.0, grid_last_);
-    std::size_t bin = grid_[static_cast<std::size_t>(cell)];
-    // The grid only gives a start; these steps make the answer exact.
-    while (value <= bounds_[bin]) --bin;
-    while (value > bounds_[bin + 1]) ++bin;
-    return bin;
+  // The lookup of bin_of as plain values, for loops that keep it in registers.
+  struct Lookup {
+    const std::uint16_t* grid;
+    const double* bounds;
+    double low, scale, last;
+
+    // The fine bin of a finite value: the number of edges below it. Inline and nearly
+    // branch-free: it runs once per value of every window. REQUIRES: std::isfinite(value).
+    std::size_t bin_of(double value) const {
+      const double cell = std::clamp((value - low) * scale, 0.0, last);
+      std::size_t bin = grid[static_cast<std::size_t>(cell)];
+      // The grid only gives a start; these steps make the answer exact.
+      while (value <= bounds[bin]) --bin;
+      while (value > bounds[bin + 1]) ++bin;
+      return bin;
+    }
+  };
+  Lookup lookup() const {
+    return {grid_.data(), bounds_.data(), grid_low_, grid_scale_, grid_last_};
   }
+  std::size_t bin_of(double value) const { return lookup().bin_of(value); }
 
  private:
   void build_lookup();
@@ -107,6 +118,8 @@ struct NumericCounts {
     if (value < min) min = value;
     if (value > max) max = value;
   }
+  // Adds `values` (the loop of add(), with everything it touches in locals).
+  void add_all(std::span<const double> values, const NumericBinning& binning);
   void merge(const NumericCounts& other);
 };
 
