@@ -180,6 +180,9 @@ struct FeatureCounts {
   // Adds rows [begin, end) of `batch`.
   void add(const FeatureBatchView& batch, std::size_t begin, std::size_t end,
            const ReferenceSummary& reference);
+  // The categorical part of add() alone (rows is not changed).
+  void add_categorical(const FeatureBatchView& batch, std::size_t begin, std::size_t end,
+                       const ReferenceSummary& reference);
   void merge(const FeatureCounts& other);
 };
 
@@ -224,6 +227,8 @@ class ReferenceBuilder {
 
  private:
   void place_edges();
+  // Sorts `sample` and appends the feature's binning (features in order).
+  void add_numeric_reference(std::size_t feature, std::vector<double>& sample);
 
   ReferenceSummary summary_;
   std::vector<double> reservoir_;  // row-major, sample_size x numeric features

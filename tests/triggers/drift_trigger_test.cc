@@ -194,6 +194,19 @@ TEST(DriftTrigger, SlidingWindowChecksEveryPaneOverTheLastSizeRows) {
               *direct.features[0].statistics.psi, 1e-12);
 }
 
+TEST(DriftTrigger, BatchesThatDoNotMatchTheLayoutAreCountedAndIgnored) {
+  std::mt19937_64 random(5);
+  auto trigger = make(options({.size = 100}));
+  const Table reference = rows_of(random, 1000, 0);
+  const FeatureBatchView view = reference.view();
+  trigger->on_model_promoted(model(1, &view));
+  const Table narrow({testing::normal_values(random, 100, 90, 1)}, {});  // one numeric column
+  trigger->on_inferences(inferences(narrow, 0, 100, kStart));
+  EXPECT_EQ(trigger->describe()["rejected_batches"], 1);
+  EXPECT_EQ(trigger->describe()["window_rows"], 0);
+  EXPECT_FALSE(trigger->evaluate(kStart));
+}
+
 TEST(DriftTrigger, FollowsOnlyTheConfiguredSourceAndResetsOnPromotion) {
   std::mt19937_64 random(4);
   DriftTriggerOptions o = options({.size = 1000});
