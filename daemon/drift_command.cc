@@ -8,7 +8,6 @@
 #include <iostream>
 #include <limits>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -19,6 +18,7 @@
 
 #include "daemon/csv_reader.h"
 #include "triggers/drift_check.h"
+#include "triggers/drift_sample.h"
 #include "triggers/drift_summary.h"
 
 namespace ctd::cli {
@@ -286,38 +286,6 @@ std::variant<std::size_t, std::string> stream(const CommandOptions& o, const std
   return rows;
 }
 
-// A uniform sample (algorithm R) of up to `capacity` rows of the numeric features, sorted
-// per feature at the end: the current file's side of the exact KS test.
-class NumericSample {
- public:
-  NumericSample(std::size_t capacity, std::size_t width, std::uint64_t seed)
-      : capacity_(capacity), width_(width), random_(seed) {}
-
-  void add(const triggers::FeatureBatchView& batch) {
-    for (std::size_t row = 0; row < batch.rows; ++row) {
-      std::uint64_t slot = seen_++;
-      if (slot >= capacity_) slot = std::uniform_int_distribution<std::uint64_t>(0, slot)(random_);
-      if (slot >= capacity_) continue;
-      if (slot * width_ == rows_.size()) rows_.resize(rows_.size() + width_);
-      for (std::size_t f = 0; f < width_; ++f) rows_[slot * width_ + f] = batch.numeric_at(row, f);
-    }
-  }
-  std::vector<std::vector<double>> sorted_columns() const {
-    std::vector<std::vector<double>> columns(width_);
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      if (std::isfinite(rows_[i])) columns[i % width_].push_back(rows_[i]);
-    }
-    for (auto& column : columns) std::sort(column.begin(), column.end());
-    return columns;
-  }
-
- private:
-  std::size_t capacity_, width_;
-  std::mt19937_64 random_;
-  std::uint64_t seen_ = 0;
-  std::vector<double> rows_;
-};
-
 std::string number(const std::optional<double>& value) {
   if (!value) return "-";
   char text[32];
@@ -426,13 +394,14 @@ int drift(const Args& args) {
   const drift::ReferenceSummary summary = builder->finish();
 
   drift::FeatureCounts counts(summary);
-  NumericSample current_sample(o.summary.sample_size, map->layout.numeric.size(),
-                               o.summary.seed + 1);
+  // The current file's side of the exact KS test (its batches hold the features only).
+  drift::NumericRowSample current_sample(o.summary.sample_size, summary.columns().numeric,
+                                         o.summary.seed + 1);
   rows = stream(
       o, o.current,
       [&](const triggers::FeatureBatchView& batch) {
         counts.add(batch, 0, batch.rows, summary);
-        current_sample.add(batch);
+        current_sample.add(batch, 0, batch.rows);
       },
       map);
   if (auto* error = std::get_if<std::string>(&rows)) return fail(*error);

@@ -40,6 +40,8 @@ std::variant<std::unique_ptr<DriftTrigger>, std::string> DriftTrigger::create(
   if (!problem.empty()) return problem;
   drift::FeatureColumns columns =
       drift::FeatureColumns::select(options.layout, options.features, nullptr);
+  // An exact KS test compares the window's sample with the reference's.
+  if (options.window.ks_sample > 0) options.summary.keep_sample = true;
   return std::unique_ptr<DriftTrigger>(new DriftTrigger(std::move(options), std::move(columns)));
 }
 
@@ -93,8 +95,11 @@ void DriftTrigger::feed(const FeatureBatchView& batch, std::int64_t first_row, T
 void DriftTrigger::run_check() {
   const drift::FeatureCounts counts = window_->counts();
   const drift::WindowBounds bounds = window_->bounds();
+  const std::vector<std::vector<double>> samples = window_->ks_samples();
   window_->advance();
-  const drift::DriftReport report = drift::check(*reference_, counts, options_.decision, &history_);
+  const drift::DriftReport report =
+      drift::check(*reference_, counts, options_.decision, &history_,
+                   drift::KsSamples{samples.empty() ? nullptr : &samples});
   ++checks_;
   last_check_ = {{"window", drift::to_json(bounds)},
                  {"drifted", report.dataset.drifted},

@@ -19,6 +19,9 @@ std::string validate(const WindowOptions& options) {
     return "sliding window: panes (" + std::to_string(options.panes) + ") must divide size (" +
            std::to_string(options.size) + ")";
   }
+  if (options.kind == WindowKind::kSliding && options.ks_sample > 0) {
+    return "an exact KS sample needs a tumbling window";
+  }
   return {};
 }
 
@@ -31,7 +34,11 @@ nlohmann::json to_json(const WindowBounds& bounds) {
 }
 
 CurrentWindow::CurrentWindow(const WindowOptions& options, const ReferenceSummary& reference)
-    : options_(options), reference_(&reference) {}
+    : options_(options), reference_(&reference) {
+  if (options.ks_sample > 0) {
+    sample_.emplace(options.ks_sample, reference.columns().numeric, reference.options().seed + 1);
+  }
+}
 
 std::size_t CurrentWindow::pane_rows() const {
   return options_.kind == WindowKind::kTumbling ? options_.size : options_.size / options_.panes;
@@ -54,6 +61,7 @@ std::size_t CurrentWindow::add(const FeatureBatchView& batch, std::size_t begin,
   Pane& pane = panes_.back();
   const std::size_t take = std::min(batch.rows - begin, pane_rows() - pane.bounds.rows);
   pane.counts.add(batch, begin, begin + take, *reference_);
+  if (sample_) sample_->add(batch, begin, begin + take);
   if (pane.bounds.rows == 0) {
     pane.bounds.first_row = first_row + static_cast<std::int64_t>(begin);
     pane.bounds.first_at = at;
@@ -83,9 +91,14 @@ WindowBounds CurrentWindow::bounds() const {
 
 std::uint64_t CurrentWindow::rows() const { return bounds().rows; }
 
+std::vector<std::vector<double>> CurrentWindow::ks_samples() const {
+  return sample_ ? sample_->sorted_columns() : std::vector<std::vector<double>>{};
+}
+
 void CurrentWindow::advance() {
   if (options_.kind == WindowKind::kTumbling) {
     panes_.clear();
+    if (sample_) sample_->clear();
   } else if (!panes_.empty()) {
     panes_.pop_front();
   }

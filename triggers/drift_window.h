@@ -2,7 +2,8 @@
 // window (consecutive, disjoint windows of `size` rows) or a sliding one (the last `size`
 // rows, advanced by a pane of size / panes rows). A sliding window keeps one FeatureCounts per
 // pane, so memory is panes x features x bins whatever the stream's length, and a check merges
-// the panes in O(panes x features x bins).
+// the panes in O(panes x features x bins). A tumbling window may also keep a bounded uniform
+// row sample for an exact KS test.
 //
 // Thread-safety: none; one owner.
 #pragma once
@@ -10,10 +11,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "triggers/drift_sample.h"
 #include "triggers/drift_summary.h"
 #include "triggers/trigger.h"
 
@@ -25,6 +29,9 @@ struct WindowOptions {
   WindowKind kind = WindowKind::kTumbling;
   std::size_t size = 10000;  // rows per window
   std::size_t panes = 10;    // sliding only: the window advances by size / panes rows
+  // Tumbling only: keep a uniform sample of up to this many rows of the window for an exact
+  // KS test (0: KS from the bins). Memory: ks_sample x numeric features doubles.
+  std::size_t ks_sample = 0;
 };
 
 // Returns an empty string when valid, else what is wrong.
@@ -55,6 +62,9 @@ class CurrentWindow {
   bool complete() const;
   FeatureCounts counts() const;  // all panes merged
   WindowBounds bounds() const;
+  // The window's sample for the exact KS test, per numeric feature (ascending); empty
+  // without WindowOptions::ks_sample.
+  std::vector<std::vector<double>> ks_samples() const;
   // After a check: a tumbling window starts empty, a sliding one drops its oldest pane.
   void advance();
   std::uint64_t rows() const;
@@ -70,6 +80,7 @@ class CurrentWindow {
   WindowOptions options_;
   const ReferenceSummary* reference_;
   std::deque<Pane> panes_;
+  std::optional<NumericRowSample> sample_;
 };
 
 }  // namespace ctd::triggers::drift

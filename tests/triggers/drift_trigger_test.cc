@@ -194,6 +194,55 @@ TEST(DriftTrigger, SlidingWindowChecksEveryPaneOverTheLastSizeRows) {
               *direct.features[0].statistics.psi, 1e-12);
 }
 
+TEST(DriftTrigger, TumblingWindowWithASampleGivesTheExactKsStatistic) {
+  std::mt19937_64 random(6);
+  auto trigger =
+      make(options({.kind = drift::WindowKind::kTumbling, .size = 500, .ks_sample = 500}));
+  const Table reference = rows_of(random, 3000, 0);  // fewer rows than the edge sample: all kept
+  const FeatureBatchView view = reference.view();
+  trigger->on_model_promoted(model(1, &view));
+  const Table shifted = rows_of(random, 500, 3);
+  trigger->on_inferences(inferences(shifted, 0, 200, kStart));
+  trigger->on_inferences(inferences(shifted, 200, 500, kStart));
+  const std::optional<Fire> fire = trigger->evaluate(kStart);
+  ASSERT_TRUE(fire);
+  std::vector<double> ref_age, cur_age;
+  for (std::size_t r = 0; r < reference.rows(); ++r) ref_age.push_back(view.numeric_at(r, 0));
+  for (std::size_t r = 0; r < shifted.rows(); ++r)
+    cur_age.push_back(shifted.view().numeric_at(r, 0));
+  const nlohmann::json oracle = testing::run_oracle({{"op", "numeric"},
+                                                     {"reference", ref_age},
+                                                     {"current", cur_age},
+                                                     {"bins", 100},
+                                                     {"coarse_bins", 10}});
+  const nlohmann::json& age = fire->evidence["features"][0]["statistics"];
+  EXPECT_NEAR(age["ks_statistic"].get<double>(), oracle["ks_statistic"].get<double>(), 1e-9);
+  EXPECT_NEAR(age["ks_p_value"].get<double>(), oracle["ks_p_value"].get<double>(), 1e-9);
+  EXPECT_EQ(age["ks_error_bound"], 0.0);
+  EXPECT_EQ(age["ks_sample_reference"], 3000);
+  EXPECT_EQ(age["ks_sample_current"], 500);
+
+  DriftTriggerOptions sliding =
+      options({.kind = drift::WindowKind::kSliding, .size = 100, .panes = 4, .ks_sample = 50});
+  EXPECT_TRUE(std::holds_alternative<std::string>(DriftTrigger::create(sliding)));
+}
+
+TEST(DriftTrigger, ABoundedKsSampleOfALargerWindowIsReportedAsSuch) {
+  std::mt19937_64 random(7);
+  auto trigger =
+      make(options({.kind = drift::WindowKind::kTumbling, .size = 1000, .ks_sample = 100}));
+  const Table reference = rows_of(random, 2000, 0);
+  const FeatureBatchView view = reference.view();
+  trigger->on_model_promoted(model(1, &view));
+  const Table shifted = rows_of(random, 1000, 20);
+  trigger->on_inferences(inferences(shifted, 0, 1000, kStart));
+  const std::optional<Fire> fire = trigger->evaluate(kStart);
+  ASSERT_TRUE(fire);
+  const nlohmann::json& age = fire->evidence["features"][0]["statistics"];
+  EXPECT_EQ(age["ks_sample_current"], 100);
+  EXPECT_GT(age["ks_statistic"].get<double>(), 0.5);
+}
+
 TEST(DriftTrigger, BatchesThatDoNotMatchTheLayoutAreCountedAndIgnored) {
   std::mt19937_64 random(5);
   auto trigger = make(options({.size = 100}));
