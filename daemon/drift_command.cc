@@ -106,7 +106,8 @@ std::string apply_option(CommandOptions& o, const std::string& flag, const std::
   } else if (flag == "--threshold" || flag == "--drift-share") {
     const std::optional<double> number = parse_double(value);
     if (!number) return bad();
-    (flag == "--threshold" ? o.threshold : o.decision.drift_share) = *number;
+    if (flag == "--threshold") o.threshold = *number;
+    if (flag == "--drift-share") o.decision.drift_share = *number;
   } else if (flag == "--rule") {
     if (value != "share" && value != "any") return bad();
     o.decision.rule = value == "any" ? drift::DatasetRule::kAny : drift::DatasetRule::kShare;

@@ -273,6 +273,15 @@ std::string validate(const DecisionOptions& options) {
     return std::string(to_string(options.categorical_metric)) +
            " does not apply to categorical features";
   }
+  const auto bad_threshold = [](DriftMetric metric, const std::optional<double>& threshold) {
+    if (!threshold) return false;
+    return is_p_value_test(metric) ? !(*threshold > 0 && *threshold < 1)
+                                   : !(*threshold >= 0 && std::isfinite(*threshold));
+  };
+  if (bad_threshold(options.numeric_metric, options.numeric_threshold) ||
+      bad_threshold(options.categorical_metric, options.categorical_threshold)) {
+    return "thresholds must be >= 0 for distances and in (0, 1) for p-value tests (alpha)";
+  }
   if (!(options.quantile >= 0 && options.quantile <= 1)) return "quantile must be in [0, 1]";
   if (options.history < 1 || options.min_history > options.history) {
     return "dynamic history must be >= 1 and >= its minimum";

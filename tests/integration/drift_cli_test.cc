@@ -130,6 +130,37 @@ TEST(DriftCli, SameDistributionExitsZeroAndSaysHowKsWasSampled) {
       << result.output;
 }
 
+TEST(DriftCli, ThresholdDriftShareAndRuleTakeEffect) {
+  testing::TempDir dir("ctd-drift-cli");
+  std::mt19937_64 random(8);
+  // x shifted by 0.3 std (drifts at Wasserstein 0.1, not at 0.5); kind unchanged.
+  const std::string ref =
+      write_csv(dir, "ref.csv", triggers::testing::normal_values(random, 3000, 0, 1),
+                kinds(random, 3000, false));
+  const std::string cur =
+      write_csv(dir, "cur.csv", triggers::testing::normal_values(random, 3000, 0.3, 1),
+                kinds(random, 3000, false));
+  const std::string files =
+      "--reference " + ref + " --current " + cur + " --features x,kind --categorical kind --json";
+  Result result = run_drift(files + " --metric wasserstein --threshold 0.5");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  nlohmann::json report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["features"][0]["threshold"], 0.5);
+  EXPECT_EQ(report["features"][0]["drifted"], false);
+  EXPECT_EQ(report["features"][1]["threshold"], 0.1);  // categorical keeps its default
+
+  result = run_drift(files);  // x drifts, kind does not: share 0.5 >= 0.5
+  ASSERT_EQ(result.exit_code, 1) << result.output;
+  result = run_drift(files + " --drift-share 0.6");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(nlohmann::json::parse(result.output)["dataset"]["drift_share"], 0.6);
+  result = run_drift(files + " --drift-share 0.6 --rule any");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  result = run_drift(files + " --metric ks --threshold 2");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("alpha"), std::string::npos) << result.output;
+}
+
 TEST(DriftCli, InputErrorsExitTwoWithAClearMessage) {
   testing::TempDir dir("ctd-drift-cli");
   const std::string good = dir.write("good.csv", "a,b\n1,2\n3,4\n");

@@ -83,6 +83,12 @@ TEST(DriftTrigger, RejectsBadOptions) {
   bad = options({});
   bad.decision.numeric_metric = drift::DriftMetric::kChiSquared;
   EXPECT_TRUE(std::holds_alternative<std::string>(DriftTrigger::create(bad)));
+  bad = options({});
+  bad.decision.numeric_metric = drift::DriftMetric::kKolmogorovSmirnov;
+  bad.decision.numeric_threshold = 5;  // alpha
+  EXPECT_TRUE(std::holds_alternative<std::string>(DriftTrigger::create(bad)));
+  bad.decision.numeric_threshold = 0.01;
+  EXPECT_TRUE(std::holds_alternative<std::unique_ptr<DriftTrigger>>(DriftTrigger::create(bad)));
 }
 
 TEST(DriftTrigger, WarmsUpUntilAModelWithAReferenceIsPromoted) {
