@@ -309,7 +309,8 @@ void print_table(const drift::DriftReport& report, std::ostream& out) {
     std::snprintf(line, sizeof line,
                   "%-16s %-11s %-14s %-9s %-9s %-7s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-13s %s\n",
                   f.feature.c_str(), f.categorical ? "categorical" : "numeric",
-                  std::string(drift::to_string(f.metric)).c_str(), number(f.value).c_str(),
+                  std::string(drift::to_string(f.metric)).c_str(),
+                  number(f.evaluated ? std::optional(f.value) : std::nullopt).c_str(),
                   number(f.threshold).c_str(), drifted.c_str(), number(s.psi).c_str(),
                   number(s.jensen_shannon).c_str(), number(s.wasserstein).c_str(),
                   number(s.ks_statistic).c_str(), number(s.ks_p_value).c_str(),
@@ -344,7 +345,10 @@ int report(const CommandOptions& o, const drift::DriftReport& result, std::size_
     std::cout << "reference " << o.reference << " (" << reference_rows << " rows), current "
               << o.current << " (" << current_rows << " rows)\n";
     print_table(result, std::cout);
-    std::cout << ks_note(sample, reference_rows, current_rows) << "\n";
+    const bool any_numeric =
+        std::any_of(result.features.begin(), result.features.end(),
+                    [](const drift::FeatureDrift& f) { return !f.categorical; });
+    if (any_numeric) std::cout << ks_note(sample, reference_rows, current_rows) << "\n";
     const drift::DatasetDrift& d = result.dataset;
     char share[64];
     std::snprintf(share, sizeof share, "%.2f", d.share);
