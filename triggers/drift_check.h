@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -121,14 +122,16 @@ class DistanceHistory {
   std::vector<std::deque<double>> distances_;
 };
 
-// Exact samples for the KS test (ascending), per numeric feature, when both sides have one.
+// The current side's samples for an exact KS test (ascending), per numeric feature; used for
+// a feature when the reference kept its sample too (SummaryOptions::keep_sample). Without
+// them KS is computed from the bins.
 struct KsSamples {
   const std::vector<std::vector<double>>* current = nullptr;  // per numeric feature
 };
 
 // Runs a check. `history` is read and extended under the dynamic policy (it must have been
-// reset to the feature count) and may be null under the static one. REQUIRES: `current` was
-// shaped for `reference`; options valid.
+// reset to the feature count); with a null history every feature is decided statically.
+// REQUIRES: `current` was shaped for `reference`; options valid.
 DriftReport check(const ReferenceSummary& reference, const FeatureCounts& current,
                   const DecisionOptions& options, DistanceHistory* history,
                   const KsSamples& samples = {});
