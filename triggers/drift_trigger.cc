@@ -127,7 +127,11 @@ nlohmann::json DriftTrigger::evidence(const drift::DriftReport& report,
   out["source"] = to_string(options_.source);
   nlohmann::json window = drift::to_json(bounds);
   window["kind"] = options_.window.kind == drift::WindowKind::kTumbling ? "tumbling" : "sliding";
-  window["size"] = options_.window.size;
+  if (options_.window.duration.count() > 0) {
+    window["duration_ms"] = options_.window.duration.count();
+  } else {
+    window["size"] = options_.window.size;
+  }
   if (options_.window.kind == drift::WindowKind::kSliding) window["panes"] = options_.window.panes;
   out["window"] = window;
   out["reference"] = {{"model_version", model_version_}, {"rows", reference_rows_}};
@@ -135,6 +139,8 @@ nlohmann::json DriftTrigger::evidence(const drift::DriftReport& report,
 }
 
 std::optional<Fire> DriftTrigger::evaluate(TimePoint now) {
+  // A time-based window whose period has ended is checked even if no later batch came.
+  if (window_ && window_->close_if_ended(now)) run_check();
   if (!pending_) return std::nullopt;
   Fire fire = std::move(*pending_);
   pending_.reset();

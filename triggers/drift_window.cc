@@ -22,15 +22,21 @@ std::string validate(const WindowOptions& options) {
   if (options.kind == WindowKind::kSliding && options.ks_sample > 0) {
     return "an exact KS sample needs a tumbling window";
   }
+  if (options.duration.count() < 0 ||
+      (options.duration.count() > 0 && options.kind == WindowKind::kSliding)) {
+    return "a window duration needs a tumbling window and must be positive";
+  }
   return {};
 }
 
 nlohmann::json to_json(const WindowBounds& bounds) {
-  return {{"first_row", bounds.first_row},
-          {"last_row", bounds.last_row},
-          {"rows", bounds.rows},
-          {"first_at_ms", epoch_ms(bounds.first_at)},
-          {"last_at_ms", epoch_ms(bounds.last_at)}};
+  nlohmann::json out = {{"first_row", bounds.first_row},
+                        {"last_row", bounds.last_row},
+                        {"rows", bounds.rows},
+                        {"first_at_ms", epoch_ms(bounds.first_at)},
+                        {"last_at_ms", epoch_ms(bounds.last_at)}};
+  if (bounds.period_end) out["period_end_ms"] = epoch_ms(*bounds.period_end);
+  return out;
 }
 
 CurrentWindow::CurrentWindow(const WindowOptions& options, const ReferenceSummary& reference)
@@ -49,17 +55,37 @@ std::size_t CurrentWindow::pane_count() const {
 }
 
 bool CurrentWindow::complete() const {
+  if (time_based()) return closed_;
   return panes_.size() == pane_count() && panes_.back().bounds.rows == pane_rows();
+}
+
+bool CurrentWindow::close_if_ended(TimePoint now) {
+  if (time_based() && period_end_ && now >= *period_end_ && rows() > 0) closed_ = true;
+  return complete();
 }
 
 std::size_t CurrentWindow::add(const FeatureBatchView& batch, std::size_t begin,
                                std::int64_t first_row, TimePoint at) {
   if (complete() || begin >= batch.rows) return begin;
-  if (panes_.empty() || panes_.back().bounds.rows == pane_rows()) {
+  if (time_based()) {
+    if (period_end_ && at >= *period_end_) {
+      closed_ = rows() > 0;
+      if (closed_) return begin;
+    }
+    if (panes_.empty()) {
+      // The period holding `at`: [k d, (k + 1) d) since the epoch.
+      const auto since_epoch =
+          std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch());
+      period_end_ = TimePoint{} + (since_epoch / options_.duration + 1) * options_.duration;
+    }
+  }
+  if (panes_.empty() || (!time_based() && panes_.back().bounds.rows == pane_rows())) {
     panes_.push_back(Pane{FeatureCounts(*reference_), WindowBounds{}});
   }
   Pane& pane = panes_.back();
-  const std::size_t take = std::min(batch.rows - begin, pane_rows() - pane.bounds.rows);
+  const std::size_t take = time_based()
+                               ? batch.rows - begin
+                               : std::min(batch.rows - begin, pane_rows() - pane.bounds.rows);
   pane.counts.add(batch, begin, begin + take, *reference_);
   if (sample_) sample_->add(batch, begin, begin + take);
   if (pane.bounds.rows == 0) {
@@ -86,6 +112,7 @@ WindowBounds CurrentWindow::bounds() const {
   bounds.last_row = panes_.back().bounds.last_row;
   bounds.last_at = panes_.back().bounds.last_at;
   for (const Pane& pane : panes_) bounds.rows += pane.bounds.rows;
+  if (time_based()) bounds.period_end = period_end_;
   return bounds;
 }
 
@@ -99,6 +126,8 @@ void CurrentWindow::advance() {
   if (options_.kind == WindowKind::kTumbling) {
     panes_.clear();
     if (sample_) sample_->clear();
+    period_end_.reset();
+    closed_ = false;
   } else if (!panes_.empty()) {
     panes_.pop_front();
   }

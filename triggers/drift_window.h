@@ -8,6 +8,7 @@
 // Thread-safety: none; one owner.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,11 @@ struct WindowOptions {
   // Tumbling only: keep a uniform sample of up to this many rows of the window for an exact
   // KS test (0: KS from the bins). Memory: ks_sample x numeric features doubles.
   std::size_t ks_sample = 0;
+  // Tumbling only: when positive, windows are periods of this length aligned to the epoch
+  // (by the batches' times) instead of `size` rows; a window closes at the first batch of a
+  // later period, or at a clock tick past its end, and holds any number of rows in its
+  // bounded counts.
+  std::chrono::milliseconds duration{0};
 };
 
 // Returns an empty string when valid, else what is wrong.
@@ -45,6 +51,7 @@ struct WindowBounds {
   std::uint64_t rows = 0;
   TimePoint first_at{};
   TimePoint last_at{};
+  std::optional<TimePoint> period_end;  // time-based windows: the end of the period
 };
 
 nlohmann::json to_json(const WindowBounds& bounds);
@@ -58,8 +65,12 @@ class CurrentWindow {
   // batch ends or the window is complete; returns the first row not added.
   std::size_t add(const FeatureBatchView& batch, std::size_t begin, std::int64_t first_row,
                   TimePoint at);
-  // The window holds `size` rows and waits for a check; add() adds nothing until advance().
+  // The window holds `size` rows (or its period has ended) and waits for a check; add() adds
+  // nothing until advance().
   bool complete() const;
+  // Time-based windows: closes a non-empty window whose period ended before `now`; returns
+  // complete().
+  bool close_if_ended(TimePoint now);
   FeatureCounts counts() const;  // all panes merged
   WindowBounds bounds() const;
   // The window's sample for the exact KS test, per numeric feature (ascending); empty
@@ -81,6 +92,9 @@ class CurrentWindow {
   const ReferenceSummary* reference_;
   std::deque<Pane> panes_;
   std::optional<NumericRowSample> sample_;
+  std::optional<TimePoint> period_end_;  // time-based: end of the current window's period
+  bool closed_ = false;                  // time-based: the period ended
+  bool time_based() const { return options_.duration.count() > 0; }
 };
 
 }  // namespace ctd::triggers::drift

@@ -249,6 +249,44 @@ TEST(DriftTrigger, ABoundedKsSampleOfALargerWindowIsReportedAsSuch) {
   EXPECT_GT(age["ks_statistic"].get<double>(), 0.5);
 }
 
+TEST(DriftTrigger, TimeWindowsCloseAtTheNextPeriodOrAtATickPastTheirEnd) {
+  std::mt19937_64 random(9);
+  drift::WindowOptions window;
+  window.duration = std::chrono::minutes(1);
+  auto trigger = make(options(window));
+  const Table reference = rows_of(random, 2000, 0);
+  const FeatureBatchView view = reference.view();
+  trigger->on_model_promoted(model(1, &view));
+  // A whole minute since the epoch: the first period is [start, start + 1 min).
+  const TimePoint start{std::chrono::minutes(28'333'334)};
+  const Table same = rows_of(random, 600, 0);
+  trigger->on_inferences(inferences(same, 0, 300, start + std::chrono::seconds(5)));
+  trigger->on_inferences(inferences(same, 300, 600, start + std::chrono::seconds(50)));
+  EXPECT_FALSE(trigger->evaluate(start + std::chrono::seconds(59)));
+  EXPECT_EQ(trigger->describe()["checks"], 0);
+  EXPECT_EQ(trigger->describe()["window_rows"], 600);
+  // A batch of the next period closes the first window (no drift) and opens the second.
+  const Table shifted = rows_of(random, 400, 25);
+  trigger->on_inferences(inferences(shifted, 0, 400, start + std::chrono::seconds(70)));
+  EXPECT_EQ(trigger->describe()["checks"], 1);
+  EXPECT_EQ(trigger->describe()["last_check"]["window"]["rows"], 600);
+  EXPECT_EQ(trigger->describe()["last_check"]["drifted"], false);
+  EXPECT_FALSE(trigger->evaluate(start + std::chrono::seconds(100)));
+  // No batch after it: a tick past the second period's end checks it.
+  const std::optional<Fire> fire = trigger->evaluate(start + std::chrono::seconds(120));
+  ASSERT_TRUE(fire);
+  EXPECT_EQ(fire->evidence["window"]["rows"], 400);
+  EXPECT_EQ(fire->evidence["window"]["first_row"], 600);
+  EXPECT_EQ(fire->evidence["window"]["duration_ms"], 60000);
+  const auto end_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      (start + std::chrono::minutes(2)).time_since_epoch());
+  EXPECT_EQ(fire->evidence["window"]["period_end_ms"], end_ms.count());
+  EXPECT_FALSE(trigger->evaluate(start + std::chrono::seconds(500)));  // empty: nothing to check
+
+  window.kind = drift::WindowKind::kSliding;
+  EXPECT_TRUE(std::holds_alternative<std::string>(DriftTrigger::create(options(window))));
+}
+
 TEST(DriftTrigger, BatchesThatDoNotMatchTheLayoutAreCountedAndIgnored) {
   std::mt19937_64 random(5);
   auto trigger = make(options({.size = 100}));
