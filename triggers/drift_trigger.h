@@ -4,10 +4,12 @@
 // On every promotion it summarises ModelContext::reference (quantile bins, category counts;
 // see drift_summary.h) and starts a fresh current window; until then it is not ready() and
 // ignores events (warm-up). Rows of the configured source (inferences, or labeled samples
-// when no inferences topic is configured) fill a tumbling or sliding window; each complete
-// window is checked (drift_check.h) as it completes, and a dataset-level drift becomes a Fire
-// that evaluate() hands out once, with every statistic, threshold and the window's bounds as
-// evidence. Memory: the reference summary plus the window's panes, O(features x bins).
+// when no inferences topic is configured) fill a tumbling or sliding window of rows, or a
+// tumbling window by time; each complete window is checked (drift_check.h) as it completes
+// (a time window also at an evaluate() tick past its end), and a dataset-level drift becomes
+// a Fire that evaluate() hands out once, with every statistic, threshold and the window's
+// bounds as evidence. Memory: the reference summary plus the window's panes,
+// O(features x bins).
 //
 // Thread-safety: none (see trigger.h).
 #pragma once
