@@ -16,6 +16,7 @@
 #include "daemon/bootstrap_proxy.h"
 #include "daemon/cli_support.h"
 #include "daemon/daemon.h"
+#include "daemon/drift_command.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
@@ -30,6 +31,8 @@ commands:
   run -c FILE [--migrate]        run the daemon (--migrate applies pending migrations first)
   migrate -c FILE [--dir DIR]    apply pending database migrations (built-in, or from DIR)
   check-config FILE              validate FILE and print the resolved configuration
+  drift --reference R.csv --current C.csv [...]
+                                 offline drift report of C against R (ctd drift --help)
   dev-broker [--port P] [--partitions N] --topic T [--topic T ...]
                                  run an embedded Kafka broker in the foreground
   train -c FILE --pipeline NAME [--reason TEXT] [--last-samples N] [--seq-first A]
@@ -211,6 +214,7 @@ int main(int argc, char** argv) {
   if (command == "check-config") return check_config(args);
   if (command == "dev-broker") return dev_broker(args);
   if (command == "train") return train(args);
+  if (command == "drift") return drift(args);
   if (command == "version" || command == "--version") {
     std::cout << "ctd " << CTD_VERSION << "\n";
     return 0;

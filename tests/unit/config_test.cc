@@ -101,8 +101,7 @@ std::string with_label(const char* label) {
 }
 
 std::filesystem::path examples_dir() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "config" /
-         "examples";
+  return std::filesystem::path(CTD_SOURCE_DIR) / "config" / "examples";
 }
 
 TEST(ConfigParse, FullConfigurationParsesIntoExpectedValues) {
