@@ -55,6 +55,57 @@ struct DatasetOptions {
   std::optional<std::int64_t> last_days;
 };
 
+// How a candidate model of a pipeline is judged against production (the "promotion" key).
+// See registry/gate.h for the exact rules. Metric names are those ctd-train reports:
+// binary accuracy, log_loss, roc_auc, macro_f1; multiclass accuracy, log_loss, macro_f1;
+// regression mae, rmse.
+enum class MetricDirection { kHigherIsBetter, kLowerIsBetter };
+
+struct CanaryOptions {
+  // "samples": the candidate waits in `staging` until this many new labeled samples have
+  // arrived, then is scored side by side with production on them. 1..100,000,000.
+  std::int64_t samples = 0;
+};
+
+struct GuardrailOptions {
+  // "samples": after a promotion, the new and the previous version are compared on this many
+  // newly arriving labeled samples. 1..100,000,000.
+  std::int64_t samples = 0;
+  // "max_drop": roll back when the new version's metric is worse than the previous one's by
+  // more than this (absolute, in the metric's units). >= 0.
+  double max_drop = 0.0;
+  // "window_s": the guard ends (passed) if `samples` have not arrived within this time.
+  // 1..31,536,000; default 7 days.
+  std::chrono::seconds window{std::chrono::hours(24 * 7)};
+};
+
+struct PromotionOptions {
+  std::string metric;  // "metric": default the task's primary metric (trainers::primary_metric)
+  MetricDirection direction = MetricDirection::kHigherIsBetter;  // "direction": higher|lower;
+                                                                  // default from the metric
+  std::optional<double> min_value;  // "min_value": the candidate's metric must be >= this
+  std::optional<double> max_value;  // "max_value": ... and <= this
+  // "min_improvement": the candidate must beat production by at least this much (absolute, in
+  // the better direction; negative tolerates a small loss). Default 0: not worse.
+  double min_improvement = 0.0;
+  // "min_relative_improvement": ... and by at least this fraction of production's |value|.
+  std::optional<double> min_relative_improvement;
+  // "holdout_samples": the gate's held-out data are the newest N labeled samples the candidate
+  // did not train on; training runs leave them out of their snapshot. 1..100,000,000.
+  std::int64_t holdout_samples = 1000;
+  // "min_holdout_samples": fewer held-out samples than this fail the gate. 1..holdout_samples.
+  std::int64_t min_holdout_samples = 100;
+  // "slices": categorical features of the pipeline; no value of one may regress by more than
+  // "max_slice_regression" (absolute, >= 0; default 0.05) against production. Slices with
+  // fewer than "min_slice_samples" (default 30) held-out samples in either model's
+  // evaluation are not judged.
+  std::vector<std::string> slices;
+  double max_slice_regression = 0.05;
+  std::int64_t min_slice_samples = 30;
+  std::optional<CanaryOptions> canary;        // "canary" (optional)
+  std::optional<GuardrailOptions> guardrail;  // "guardrail" (optional)
+};
+
 // One model's pipeline. Names are unique within a daemon and match [a-z0-9_-]{1,63}.
 struct PipelineOptions {
   std::string name;
@@ -67,6 +118,7 @@ struct PipelineOptions {
   // code_version stay empty here and are set per run by the daemon. model.script_path is
   // absolute (a relative `model.path` is resolved against the config file's directory).
   trainers::RunSpec training;
+  PromotionOptions promotion;  // key "promotion" (optional)
 };
 
 struct KafkaOptions {
@@ -113,6 +165,18 @@ struct TrainingOptions {
   int max_concurrent_runs = 2;  // "max_concurrent_runs": across all pipelines, 1..64
 };
 
+// The model registry's files (the "registry" root key, optional).
+struct RegistryOptions {
+  // "artifact_root": content-addressed model artifacts, <root>/<sha256>/model.pt.
+  // Env override: CTD_ARTIFACT_ROOT.
+  std::string artifact_root = "/var/lib/ctd/artifacts";
+  // "triton_repository": when set, the production model of each pipeline is also published
+  // into this Triton Inference Server model repository (<repo>/<pipeline>/<version>/model.pt
+  // and <repo>/<pipeline>/config.pbtxt).
+  std::optional<std::string> triton_repository;
+  int triton_max_batch_size = 256;  // "triton_max_batch_size": 1..1,000,000
+};
+
 enum class LogFormat { kText, kJson };
 
 struct LogOptions {
@@ -128,6 +192,7 @@ struct Options {
   LogOptions log;
   std::vector<PipelineOptions> pipelines;  // at least one
   TrainingOptions training;                // key "training" (optional)
+  RegistryOptions registry;                // key "registry" (optional)
 };
 
 }  // namespace ctd::config
