@@ -36,8 +36,11 @@ commands:
   dev-broker [--port P] [--partitions N] --topic T [--topic T ...]
                                  run an embedded Kafka broker in the foreground
   train -c FILE --pipeline NAME [--reason TEXT] [--last-samples N] [--seq-first A]
-        [--seq-last B] [--epochs N] [--device D] [--migrate]
-                                 train one model now (snapshot, ctd-train, run recorded)
+        [--seq-last B] [--epochs N] [--device D] [--no-promote] [--migrate]
+                                 train one model now (snapshot, ctd-train, run recorded),
+                                 then gate it for promotion (unless --no-promote)
+  registry COMMAND -c FILE ...   the model registry: list, show, history, promote, rollback,
+                                 trained-on, gate, check-watches, gc (ctd registry --help)
   version                        print the version
 )";
 
@@ -215,6 +218,7 @@ int main(int argc, char** argv) {
   if (command == "dev-broker") return dev_broker(args);
   if (command == "train") return train(args);
   if (command == "drift") return drift(args);
+  if (command == "registry") return registry_command(args);
   if (command == "version" || command == "--version") {
     std::cout << "ctd " << CTD_VERSION << "\n";
     return 0;

@@ -1,6 +1,9 @@
 // ctd train: one training run now, from the command line, through the same TrainingService
-// the daemon uses (snapshot export, supervised ctd-train, run recorded in PostgreSQL).
-// SIGINT/SIGTERM cancel the run. Exit codes: 0 succeeded, 1 failed, 2 usage or configuration
+// the daemon uses (snapshot export, supervised ctd-train, run recorded in PostgreSQL), then,
+// unless --no-promote, the promotion gate: the model becomes a candidate version and is
+// promoted, staged or rejected (daemon/promotion_service.h). Without --seq-last the newest
+// samples are left out of training as the gate's held-out data. SIGINT/SIGTERM cancel the run.
+// Exit codes: 0 succeeded (whatever the gate decided), 1 failed, 2 usage or configuration
 // error, 3 cancelled.
 #include <signal.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/launcher.h"
+#include "daemon/registry_wiring.h"
 #include "daemon/run_store.h"
 #include "daemon/schema.h"
 #include "daemon/signals.h"
@@ -50,15 +54,9 @@ std::optional<training::DatasetSelection> selection_from(const Args& args,
   return s;
 }
 
-std::filesystem::path default_trainer() {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path("ctd-train") : self.parent_path() / "ctd-train";
-}
-
 training::TrainingSettings settings_from(const config::TrainingOptions& t) {
   training::TrainingSettings s;
-  s.trainer = t.trainer.empty() ? default_trainer() : std::filesystem::path(t.trainer);
+  s.trainer = wiring::trainer_path(t);
   s.run_root = t.run_root;
   s.timeout = t.timeout;
   s.kill_grace = t.kill_grace;
@@ -102,12 +100,7 @@ int train(const Args& args) {
     request.spec.epochs = *n;
   }
   if (auto device = flag_value(args, "--device")) request.spec.device = *device;
-  if (request.spec.init == trainers::InitKind::kProduction) {
-    // The model registry supplies production models; until a pipeline has one, train afresh.
-    std::cerr << "note: init is production but ctd train has no production model to start "
-                 "from; training from scratch\n";
-    request.spec.init = trainers::InitKind::kScratch;
-  }
+  const bool promote = !has_flag(args, "--no-promote");
 
   try {
     {
@@ -120,12 +113,33 @@ int train(const Args& args) {
         return kExitUsage;
       }
     }
+    wiring::RegistryParts registry(*options);
+    std::optional<int> parent_version;
+    if (request.spec.init == trainers::InitKind::kProduction) {
+      if (const auto production = registry.registry.production(pipeline->name)) {
+        request.warm_start = training::WarmStart{
+            registry.registry.verified_artifact(*production),
+            promotion::vocabularies_of(production->manifest)};
+        parent_version = production->version;
+      } else {
+        std::cerr << "note: init is production but " << pipeline->name
+                  << " has no production model yet; training from scratch\n";
+        request.spec.init = trainers::InitKind::kScratch;
+      }
+    }
     training::RunStore store(options->postgres.dsn, training::this_supervisor());
+    if (promote && !request.selection.seq_last) {
+      // Leave the newest samples out: they are the promotion gate's held-out data.
+      pg::PgConnection connection(pg::with_connect_timeout(options->postgres.dsn, 10));
+      request.selection.seq_last = promotion::training_seq_last(
+          connection, store.pipeline_id(pipeline->name), pipeline->promotion);
+    }
     for (auto id : store.recover_abandoned())
       spdlog::warn("training run {} was left unfinished by a stopped daemon; marked failed", id);
     training::LocalProcessLauncher launcher;
     training::TrainingService service(settings_from(options->training), options->postgres.dsn,
                                       launcher, store);
+    const std::string request_reason = request.reason;
     const std::int64_t run_id = service.start(std::move(request));
     std::cerr << "training run " << run_id << " started\n";
 
@@ -149,6 +163,18 @@ int train(const Args& args) {
     if (row && row->snapshot_id) summary["snapshot_id"] = *row->snapshot_id;
     if (!result.metrics.is_null())
       summary["metrics"] = result.metrics.value("validation", nlohmann::json());
+    if (promote && result.state == training::RunState::kSucceeded) {
+      promotion::PromotionService gatekeeper(wiring::promotion_settings(*options),
+                                             options->postgres.dsn, launcher, registry.registry);
+      const auto outcome = gatekeeper.consider_run(
+          *pipeline, run_id, {{"type", "manual"}, {"reason", request_reason}}, parent_version);
+      summary["promotion"] = {
+          {"version", outcome.version},
+          {"verdict", promotion::verdict_name(outcome.verdict)},
+          {"reason", outcome.reason},
+          {"previous_version",
+           outcome.previous_version ? nlohmann::json(*outcome.previous_version) : nullptr}};
+    }
     std::cout << summary.dump(2) << std::endl;
     switch (result.state) {
       case training::RunState::kSucceeded:

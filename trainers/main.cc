@@ -4,8 +4,9 @@
 //       reads DIR/spec.json and the snapshot it names; writes DIR/model.pt, DIR/metrics.json
 //       and DIR/manifest.json; reports progress as JSON lines on stdout.
 //   ctd-train evaluate --model FILE --snapshot FILE [--slices a,b] [--validation-fraction F]
-//                      [--predictions OUT.safetensors]
-//       prints the model's metrics on the snapshot (all rows, or its validation split) as JSON.
+//                      [--predictions OUT.safetensors] [--output OUT.json]
+//       prints the model's metrics on the snapshot (all rows, or its validation split) as JSON,
+//       or writes them to OUT.json (atomically) when --output is given.
 //   ctd-train version
 //
 // Exit codes: 0 done, 1 unexpected error, 2 bad usage or spec, 3 training failed (the last
@@ -185,7 +186,10 @@ int run_evaluate(const std::map<std::string, std::string>& flags) {
     writer.add<std::int64_t>("rows", DType::kI64, {n}, rows);
     writer.write(flags.at("predictions"));
   }
-  std::cout << e.metrics.dump(2) << std::endl;
+  if (flags.count("output"))
+    write_json_atomically(flags.at("output"), e.metrics);
+  else
+    std::cout << e.metrics.dump(2) << std::endl;
   return 0;
 }
 
@@ -201,7 +205,7 @@ int run_version() {
 int main_impl(int argc, char** argv) {
   const std::string usage =
       "usage: ctd-train train --run-dir DIR | evaluate --model FILE --snapshot FILE "
-      "[--slices a,b] [--validation-fraction F] [--predictions OUT] | version";
+      "[--slices a,b] [--validation-fraction F] [--predictions OUT] [--output OUT.json] | version";
   if (argc < 2) {
     std::cerr << usage << '\n';
     return kExitUsage;

@@ -1,0 +1,463 @@
+#include "daemon/promotion_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace ctd::promotion {
+namespace {
+
+using registry::Change;
+using registry::EvalReport;
+using registry::ModelVersion;
+using registry::WatchEnd;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int pipeline_id_of(pg::PgConnection& c, const std::string& name) {
+  const auto r = c.exec("SELECT pipeline_id FROM pipelines WHERE name = $1", {name});
+  if (r.rows() == 0) throw EvaluationError("unknown pipeline '" + name + "'");
+  return static_cast<int>(r.integer(0, 0));
+}
+
+std::int64_t newest_seq(pg::PgConnection& c, int pipeline_id) {
+  return c.exec("SELECT coalesce(max(seq), 0) FROM samples WHERE pipeline_id = $1",
+                {std::to_string(pipeline_id)})
+      .integer(0, 0);
+}
+
+// The pipeline as the model saw it: its numeric and categorical features, by the manifest.
+config::PipelineOptions layout_of(const config::PipelineOptions& pipeline,
+                                  const nlohmann::json& manifest) {
+  config::PipelineOptions p = pipeline;
+  p.features.clear();
+  const auto& input = manifest.at("input");
+  auto add = [&](std::string name, config::FeatureType type) {
+    config::FeatureSpec f;
+    f.name = std::move(name);
+    f.type = type;
+    f.required = false;
+    p.features.push_back(std::move(f));
+  };
+  for (const auto& name : input.at("numeric_features"))
+    add(name.get<std::string>(), config::FeatureType::kNumeric);
+  for (const auto& c : input.at("categorical_features"))
+    add(c.at("name").get<std::string>(), config::FeatureType::kCategorical);
+  return p;
+}
+
+std::string format_value(const std::optional<double>& v) {
+  return v ? fmt::format("{:.4f}", *v) : std::string("n/a");
+}
+
+std::string summary_of(const registry::GateDecision& d, std::int64_t rows) {
+  std::string s = fmt::format("{} {} on {} held-out samples", d.metric,
+                              format_value(d.candidate_value), rows);
+  if (d.champion_value) s += fmt::format(" (production {})", format_value(d.champion_value));
+  return s;
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> vocabularies_of(const nlohmann::json& manifest) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& c : manifest.at("input").at("categorical_features"))
+    out[c.at("name").get<std::string>()] = c.at("vocabulary").get<std::vector<std::string>>();
+  return out;
+}
+
+std::string_view verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPromoted:
+      return "promoted";
+    case Verdict::kStaged:
+      return "staged";
+    case Verdict::kRejected:
+      return "rejected";
+    case Verdict::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::optional<std::int64_t> training_seq_last(pg::PgConnection& c, int pipeline_id,
+                                              const config::PromotionOptions& promotion) {
+  const std::int64_t count =
+      c.exec("SELECT count(*) FROM samples WHERE pipeline_id = $1", {std::to_string(pipeline_id)})
+          .integer(0, 0);
+  std::int64_t reserve = 0;
+  if (count >= 2 * promotion.holdout_samples)
+    reserve = promotion.holdout_samples;
+  else if (count >= 2 * promotion.min_holdout_samples)
+    reserve = promotion.min_holdout_samples;
+  if (reserve == 0) return std::nullopt;
+  // The seq with `reserve` samples after it (seqs are dense per pipeline, but count anyway).
+  const auto s = c.exec(
+      "SELECT seq FROM samples WHERE pipeline_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1",
+      {std::to_string(pipeline_id), std::to_string(reserve)});
+  if (s.rows() == 0) return std::nullopt;
+  return s.integer(0, 0);
+}
+
+PromotionService::PromotionService(PromotionSettings settings, std::string dsn,
+                                   training::Launcher& launcher, registry::Registry& registry)
+    : settings_(std::move(settings)),
+      dsn_(std::move(dsn)),
+      launcher_(launcher),
+      registry_(registry) {}
+
+EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int pipeline_id,
+                                   const ModelVersion& v,
+                                   const training::ResolvedSelection& selection,
+                                   const std::string& purpose) {
+  static std::atomic<std::uint64_t> counter{0};
+  const auto dir = settings_.work_root / fmt::format("eval-{}-v{}-{}-{}-{}", pipeline.name,
+                                                     v.version, purpose, ::getpid(), ++counter);
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::filesystem::path dir;
+    bool keep;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!keep) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir, settings_.keep_work_dirs};
+
+  // The artifact as stored: a missing or changed file fails here, before any scoring.
+  std::filesystem::path model;
+  try {
+    model = registry_.verified_artifact(v);
+  } catch (const registry::RegistryError& e) {
+    throw EvaluationError(e.what());
+  }
+  training::ExportOptions options;
+  options.base_vocabularies = vocabularies_of(v.manifest);
+  options.freeze_vocabularies = true;
+  {
+    pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
+    training::export_snapshot(c, layout_of(pipeline, v.manifest), pipeline_id, selection, options,
+                              dir / "holdout.safetensors");
+  }
+  std::string slices;
+  for (const auto& s : pipeline.promotion.slices) slices += (slices.empty() ? "" : ",") + s;
+  training::LaunchRequest request;
+  request.run_id = fmt::format("evaluate {} v{} ({})", pipeline.name, v.version, purpose);
+  request.argv = {settings_.trainer.string(), "evaluate", "--model", model.string(),
+                  "--snapshot", (dir / "holdout.safetensors").string(), "--output",
+                  (dir / "evaluation.json").string()};
+  if (!slices.empty()) {
+    request.argv.push_back("--slices");
+    request.argv.push_back(slices);
+  }
+  request.run_dir = dir;
+  request.timeout = settings_.timeout;
+  request.kill_grace = settings_.kill_grace;
+  auto handle = launcher_.launch(request, [](std::string_view) {});
+  const training::RunOutcome outcome = handle->wait();
+  if (outcome.status != training::RunStatus::kSucceeded) {
+    std::string tail;
+    for (const auto& line : outcome.last_lines) tail += "\n  " + line;
+    throw EvaluationError(fmt::format("scoring {} version {} failed: {}{}", pipeline.name,
+                                      v.version, outcome.reason, tail));
+  }
+  std::ifstream in(dir / "evaluation.json");
+  try {
+    return EvalReport::from_json(nlohmann::json::parse(in));
+  } catch (const std::exception& e) {
+    throw EvaluationError(fmt::format("scoring {} version {} gave an unreadable result: {}",
+                                      pipeline.name, v.version, e.what()));
+  }
+}
+
+Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline,
+                                       std::int64_t run_id, const nlohmann::json& trigger,
+                                       std::optional<int> parent_version) {
+  registry::NewVersion nv;
+  {
+    pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
+    const auto r = c.exec(
+        "SELECT status, run_dir, spec, metrics, manifest, snapshot_id FROM training_runs WHERE "
+        "run_id = $1",
+        {std::to_string(run_id)});
+    if (r.rows() == 0)
+      throw registry::RegistryError(registry::RegistryError::Code::kNotFound,
+                                    "unknown training run " + std::to_string(run_id));
+    if (r.text(0, 0) != "succeeded")
+      throw registry::RegistryError(
+          registry::RegistryError::Code::kInvalidState,
+          fmt::format("training run {} is {}; only a succeeded run has a model", run_id,
+                      r.text(0, 0)));
+    const std::filesystem::path run_dir(std::string(r.text(0, 1)));
+    nv.model = pipeline.name;
+    nv.artifact = run_dir / "model.pt";
+    nv.training_params = nlohmann::json::parse(r.text(0, 2));
+    nv.metrics = nlohmann::json::parse(r.text(0, 3));
+    nv.manifest = nlohmann::json::parse(r.text(0, 4));
+    if (!r.is_null(0, 5)) nv.snapshot_id = r.integer(0, 5);
+    const auto& snap = nv.manifest.at("snapshot");
+    nv.seq_first = snap.at("seq_first").get<std::int64_t>();
+    nv.seq_last = snap.at("seq_last").get<std::int64_t>();
+    nv.row_count = snap.at("rows").get<std::int64_t>();
+    nv.snapshot_sha256 = snap.at("sha256").get<std::string>();
+    nv.code_version = nv.manifest.value("code_version", "");
+    nv.device = nv.manifest.value("device", "");
+    nv.run_id = run_id;
+    nv.trigger = trigger;
+    nv.parent_version = parent_version;
+  }
+  const int version = registry_.register_version(nv);
+  const auto v = registry_.get(pipeline.name, version);
+  if (v && v->status != registry::VersionStatus::kCandidate) {
+    // Registered and decided before (e.g. a restart after the decision): report it again.
+    Outcome o;
+    o.version = version;
+    o.verdict = v->status == registry::VersionStatus::kStaging  ? Verdict::kStaged
+                : v->status == registry::VersionStatus::kFailed ? Verdict::kFailed
+                : v->status == registry::VersionStatus::kRejected ? Verdict::kRejected
+                                                                  : Verdict::kPromoted;
+    o.reason = v->status_reason;
+    o.gate = v->gate;
+    return o;
+  }
+  return gate(pipeline, version);
+}
+
+Outcome PromotionService::gate(const config::PipelineOptions& pipeline, int version) {
+  const auto& rules = pipeline.promotion;
+  Outcome out;
+  out.version = version;
+  const auto candidate = registry_.get(pipeline.name, version);
+  if (!candidate)
+    throw registry::RegistryError(registry::RegistryError::Code::kNotFound,
+                                  fmt::format("unknown version {} of {}", version, pipeline.name));
+  const auto champion = registry_.production(pipeline.name);
+
+  int pipeline_id = 0;
+  std::optional<training::ResolvedSelection> holdout;
+  std::int64_t newest = 0;
+  {
+    pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
+    pipeline_id = pipeline_id_of(c, pipeline.name);
+    training::DatasetSelection s;
+    s.seq_first = candidate->seq_last + 1;
+    s.last_samples = rules.holdout_samples;
+    holdout = training::resolve_selection(c, pipeline_id, s);
+    newest = newest_seq(c, pipeline_id);
+  }
+  auto fail = [&](const std::string& why) {
+    registry_.mark_failed(pipeline.name, version, Change{"ctd", why, {}});
+    out.verdict = Verdict::kFailed;
+    out.reason = why;
+    return out;
+  };
+  auto reject = [&](const std::string& why, const nlohmann::json& gate) {
+    if (!gate.is_null()) registry_.record_gate(pipeline.name, version, gate);
+    registry_.reject(pipeline.name, version, Change{"ctd", why, {{"gate", gate}}});
+    out.verdict = Verdict::kRejected;
+    out.reason = why;
+    out.gate = gate;
+    return out;
+  };
+  if (!holdout)
+    return reject(fmt::format("no held-out samples: none stored after the training range (seq "
+                              "{}); need at least min_holdout_samples {}",
+                              candidate->seq_last, rules.min_holdout_samples),
+                  nullptr);
+
+  EvalReport candidate_report, champion_report;
+  try {
+    candidate_report = score(pipeline, pipeline_id, *candidate, *holdout, "candidate");
+  } catch (const std::exception& e) {
+    return fail(std::string("held-out evaluation failed: ") + e.what());
+  }
+  if (champion) {
+    try {
+      champion_report = score(pipeline, pipeline_id, *champion, *holdout, "production");
+    } catch (const std::exception& e) {
+      return fail(fmt::format("evaluating production version {} on the held-out samples failed: {}",
+                              champion->version, e.what()));
+    }
+  }
+  const registry::GateDecision d =
+      registry::decide(rules, candidate_report, champion ? &champion_report : nullptr);
+  nlohmann::json gate = d.to_json();
+  gate["kind"] = "holdout";
+  gate["samples"] = {{"seq_first", holdout->seq_first},
+                     {"seq_last", holdout->seq_last},
+                     {"rows", candidate_report.rows}};
+  gate["candidate_evaluation"] = candidate_report.to_json();
+  if (champion) {
+    gate["champion_version"] = champion->version;
+    gate["champion_evaluation"] = champion_report.to_json();
+  }
+  out.gate = gate;
+  if (!d.passed) return reject("gate failed: " + d.reasons(), gate);
+
+  registry_.record_gate(pipeline.name, version, gate);
+  const std::string summary = summary_of(d, candidate_report.rows);
+  if (rules.canary && champion) {
+    registry_.stage(pipeline.name, version, newest, rules.canary->samples,
+                    Change{"ctd", "gate passed: " + summary + "; canary on the next " +
+                                      std::to_string(rules.canary->samples) + " samples",
+                           {}});
+    out.verdict = Verdict::kStaged;
+    out.reason = "canary: " + summary;
+    return out;
+  }
+  out.previous_version = registry_.promote(pipeline.name, version,
+                                           Change{"ctd", "gate passed: " + summary, {}});
+  out.verdict = Verdict::kPromoted;
+  out.reason = summary;
+  if (rules.guardrail && out.previous_version)
+    registry_.open_guardrail(pipeline.name, version, *out.previous_version, newest,
+                             rules.guardrail->samples,
+                             now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            rules.guardrail->window)
+                                            .count());
+  return out;
+}
+
+std::vector<WatchResult> PromotionService::check_watches(const config::PipelineOptions& pipeline) {
+  std::vector<WatchResult> out;
+  for (const auto& w : registry_.open_watches(pipeline.name)) {
+    try {
+      out.push_back(judge(pipeline, w));
+    } catch (const registry::RegistryError& e) {
+      // The decision could not be applied (the version or its baseline moved meanwhile, an
+      // artifact went missing): end the watch with why, rather than retry it forever.
+      const std::string why = std::string("could not apply the decision: ") + e.what();
+      try {
+        registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "cancelled", {{"reason", why}}});
+      } catch (const registry::RegistryError&) {
+        // Already ended with the version it watched.
+      }
+      out.push_back({w.watch_id, w.kind, w.version, "cancelled", why});
+    }
+  }
+  return out;
+}
+
+WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
+                                    const registry::Watch& w) {
+  const auto& rules = pipeline.promotion;
+  WatchResult result{w.watch_id, w.kind, w.version, "waiting", ""};
+  int pipeline_id = 0;
+  std::optional<std::int64_t> last;  // the seq of the watch's last sample, once it has arrived
+  std::int64_t arrived = 0;
+  {
+    pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
+    pipeline_id = pipeline_id_of(c, pipeline.name);
+    const auto r = c.exec(
+        "SELECT seq FROM samples WHERE pipeline_id = $1 AND seq > $2 ORDER BY seq OFFSET $3 "
+        "LIMIT 1",
+        {std::to_string(pipeline_id), std::to_string(w.seq_after), std::to_string(w.samples - 1)});
+    if (r.rows() == 1) last = r.integer(0, 0);
+    if (!last)
+      arrived = c.exec("SELECT count(*) FROM samples WHERE pipeline_id = $1 AND seq > $2",
+                       {std::to_string(pipeline_id), std::to_string(w.seq_after)})
+                    .integer(0, 0);
+  }
+  if (!last) {
+    if (w.kind == registry::WatchKind::kGuardrail && w.deadline_ms && now_ms() >= *w.deadline_ms) {
+      result.state = "expired";
+      result.reason = fmt::format("the guard window ended after {} of {} samples", arrived,
+                                  w.samples);
+      registry_.end_watch(pipeline.name,
+                          WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+    }
+    return result;
+  }
+  const training::ResolvedSelection selection{w.seq_after + 1, *last, std::nullopt, std::nullopt};
+  const auto watched = registry_.get(pipeline.name, w.version);
+  if (w.kind == registry::WatchKind::kCanary) {
+    const auto production = registry_.production(pipeline.name);
+    EvalReport staged_report, production_report;
+    try {
+      staged_report = score(pipeline, pipeline_id, *watched, selection, "canary");
+      if (production)
+        production_report = score(pipeline, pipeline_id, *production, selection, "production");
+    } catch (const std::exception& e) {
+      result.state = "failed";
+      result.reason = std::string("canary evaluation failed: ") + e.what();
+      registry_.reject(pipeline.name, w.version, Change{"ctd", result.reason, {}},
+                       WatchEnd{w.watch_id, "failed", {{"reason", result.reason}}});
+      return result;
+    }
+    const auto d = registry::decide(rules, staged_report, production ? &production_report : nullptr);
+    nlohmann::json outcome = d.to_json();
+    outcome["kind"] = "canary";
+    outcome["samples"] = {{"seq_first", selection.seq_first}, {"seq_last", selection.seq_last},
+                          {"rows", staged_report.rows}};
+    if (production) outcome["champion_version"] = production->version;
+    registry_.record_gate(pipeline.name, w.version, outcome);
+    if (d.passed) {
+      result.state = "passed";
+      result.reason = "canary passed: " + summary_of(d, staged_report.rows);
+      registry_.promote(pipeline.name, w.version, Change{"ctd", result.reason, {}},
+                        WatchEnd{w.watch_id, "passed", outcome});
+    } else {
+      result.state = "failed";
+      result.reason = "canary failed: " + d.reasons();
+      registry_.reject(pipeline.name, w.version, Change{"ctd", result.reason, {}},
+                       WatchEnd{w.watch_id, "failed", outcome});
+    }
+    return result;
+  }
+
+  // Guardrail: the promoted version against the one it replaced, on the samples since.
+  if (!rules.guardrail) {
+    result.state = "cancelled";
+    result.reason = "the pipeline no longer configures a guardrail";
+    registry_.end_watch(pipeline.name,
+                        WatchEnd{w.watch_id, "cancelled", {{"reason", result.reason}}});
+    return result;
+  }
+  const auto baseline = registry_.get(pipeline.name, w.baseline_version.value_or(0));
+  if (!baseline) {
+    result.state = "expired";
+    result.reason = "the replaced version no longer exists";
+    registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+    return result;
+  }
+  EvalReport promoted_report, baseline_report;
+  try {
+    promoted_report = score(pipeline, pipeline_id, *watched, selection, "guardrail");
+    baseline_report = score(pipeline, pipeline_id, *baseline, selection, "baseline");
+  } catch (const std::exception& e) {
+    // Scoring trouble is no evidence against the model: keep it, record why the guard ended.
+    result.state = "expired";
+    result.reason = std::string("guardrail evaluation failed: ") + e.what();
+    registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+    return result;
+  }
+  const auto guard = registry::judge_guardrail(rules, *rules.guardrail, promoted_report,
+                                               baseline_report);
+  nlohmann::json outcome = {{"kind", "guardrail"},
+                            {"detail", guard.detail},
+                            {"values", guard.values},
+                            {"samples",
+                             {{"seq_first", selection.seq_first},
+                              {"seq_last", selection.seq_last},
+                              {"rows", promoted_report.rows}}}};
+  if (guard.rollback) {
+    result.state = "failed";
+    result.reason = "guardrail: " + guard.detail;
+    registry_.rollback(pipeline.name, baseline->version, Change{"ctd", result.reason, outcome},
+                       /*reject_current=*/true, WatchEnd{w.watch_id, "failed", outcome});
+  } else {
+    result.state = "passed";
+    result.reason = "guardrail passed: " + guard.detail;
+    registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "passed", outcome});
+  }
+  return result;
+}
+
+}  // namespace ctd::promotion

@@ -1,0 +1,33 @@
+#include "daemon/registry_wiring.h"
+
+namespace ctd::wiring {
+namespace {
+
+std::optional<registry::TritonPublishing> triton_of(const config::RegistryOptions& r) {
+  if (!r.triton_repository) return std::nullopt;
+  return registry::TritonPublishing{*r.triton_repository, r.triton_max_batch_size};
+}
+
+}  // namespace
+
+std::filesystem::path trainer_path(const config::TrainingOptions& training) {
+  if (!training.trainer.empty()) return training.trainer;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path("ctd-train") : self.parent_path() / "ctd-train";
+}
+
+RegistryParts::RegistryParts(const config::Options& options)
+    : artifacts(options.registry.artifact_root),
+      registry(options.postgres.dsn, artifacts, triton_of(options.registry)) {}
+
+promotion::PromotionSettings promotion_settings(const config::Options& options) {
+  promotion::PromotionSettings s;
+  s.trainer = trainer_path(options.training);
+  s.work_root = std::filesystem::path(options.training.run_root) / "evaluations";
+  s.timeout = options.training.timeout;
+  s.kill_grace = options.training.kill_grace;
+  return s;
+}
+
+}  // namespace ctd::wiring

@@ -1,0 +1,27 @@
+// Building the registry and the promotion service from the configuration: shared by the
+// daemon and the `ctd train` / `ctd registry` commands.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "config/options.h"
+#include "daemon/promotion_service.h"
+#include "registry/artifact_store.h"
+#include "registry/registry.h"
+
+namespace ctd::wiring {
+
+// The ctd-train to run: training.trainer, else the one beside the running executable.
+std::filesystem::path trainer_path(const config::TrainingOptions& training);
+
+struct RegistryParts {
+  explicit RegistryParts(const config::Options& options);
+  registry::ArtifactStore artifacts;
+  registry::Registry registry;
+};
+
+// Evaluations run under training.run_root/evaluations with the training timeouts.
+promotion::PromotionSettings promotion_settings(const config::Options& options);
+
+}  // namespace ctd::wiring
