@@ -399,19 +399,28 @@ pipelines:
 )");
   const auto run = testing::run_program(
       {CTD_BINARY_DIR "/ctd", "train", "-c", config, "--pipeline", "fraud", "--reason", "cli test"},
-      {{"CTD_POSTGRES_DSN", dsn_}, {"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/cli-runs"}}, 120s);
+      {{"CTD_POSTGRES_DSN", dsn_},
+       {"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/cli-runs"},
+       {"CTD_ARTIFACT_ROOT", tmp_.path() + "/cli-artifacts"}},
+      120s);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const auto json_start = run.output.find("{\n");
   ASSERT_NE(json_start, std::string::npos) << run.output;
   const auto summary = nlohmann::json::parse(run.output.substr(json_start));
   EXPECT_EQ(summary["state"], "succeeded");
   EXPECT_GT(summary["metrics"]["accuracy"].get<double>(), 0.8);
+  // The first model of the pipeline passes the default gate (no value threshold).
+  EXPECT_EQ(summary["promotion"]["verdict"], "promoted") << summary.dump();
+  EXPECT_EQ(summary["promotion"]["version"], 1);
   const auto rows = db_->exec(
-      "SELECT s.row_count, s.seq_first, r.reason, r.requested_by FROM "
+      "SELECT s.row_count, s.seq_first, r.reason, r.requested_by, s.seq_last FROM "
       "training_runs r JOIN snapshots s USING (snapshot_id)");
   ASSERT_EQ(rows.rows(), 1);
+  // 800 samples: the newest min_holdout_samples (100) are the gate's held-out data, and
+  // dataset.last_samples takes the newest 600 of the rest.
   EXPECT_EQ(rows.integer(0, 0), 600);
-  EXPECT_EQ(rows.integer(0, 1), 201);
+  EXPECT_EQ(rows.integer(0, 1), 101);
+  EXPECT_EQ(rows.integer(0, 4), 700);
   EXPECT_EQ(std::string(rows.text(0, 2)), "manual: cli test");
   EXPECT_EQ(std::string(rows.text(0, 3)), "cli");
 
