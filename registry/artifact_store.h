@@ -47,27 +47,33 @@ struct StoredArtifact {
 
 class ArtifactStore {
  public:
-  // Creates `root` (and current/, .tmp/) if missing. Throws ArtifactError(kIo).
+  // Creates `root` (and current/, .tmp/) if missing; keeps it as an absolute path (for uri()).
+  // Throws ArtifactError(kIo).
   explicit ArtifactStore(std::filesystem::path root);
 
   const std::filesystem::path& root() const { return root_; }
 
   // Stores the model file with its manifest; idempotent for content already stored (the
-  // existing copy is verified, and replaced if corrupt). Throws ArtifactError(kMissing) when
-  // `model` does not exist, kIo on write failures.
+  // existing copy is verified, and replaced if corrupt; its directory's mtime is refreshed so
+  // that collect_garbage() treats it as young). Throws ArtifactError(kMissing) when `model`
+  // does not exist, kIo on write failures.
   StoredArtifact put(const std::filesystem::path& model, const nlohmann::json& manifest);
 
   // The path of a stored artifact after checking its content against `sha256`: kMissing when
-  // absent, kCorrupt ("sha256 mismatch: expected X, found Y") when changed.
+  // absent, kCorrupt ("sha256 mismatch: expected X, found Y") when changed. Every method taking
+  // a hash throws kMissing for a string that is not 64 lowercase hex digits (so no path can
+  // leave the root).
   std::filesystem::path verified_path(const std::string& sha256) const;
 
   // The URI recorded for an artifact: "file://<root>/<sha256>/model.pt".
   std::string uri(const std::string& sha256) const;
 
   // Points current/<model>.pt at the artifact (atomically: a new symlink renamed over the old
-  // one). The artifact must exist (kMissing otherwise).
+  // one; the link is relative, "../<sha256>/model.pt", so the root may move). The artifact must
+  // exist and verify (kMissing, kCorrupt otherwise). `model` must match [a-z0-9_-]{1,63}
+  // (std::invalid_argument otherwise), here and in current().
   void set_current(const std::string& model, const std::string& sha256);
-  // The hash current/<model>.pt points at, if any.
+  // The hash current/<model>.pt points at, if any; kCorrupt when the link has another form.
   std::optional<std::string> current(const std::string& model) const;
 
   // Removes every artifact directory whose hash is not in `referenced` and whose directory is

@@ -28,13 +28,16 @@ struct TritonModel {
   int max_batch_size = 256;
 };
 
-// The text of config.pbtxt for `model`.
+// The text of config.pbtxt for `model`. Throws std::invalid_argument for an invalid
+// description: name not [a-z0-9_-]{1,63}, version < 1, input_width < 1, max_batch_size < 1,
+// unknown task, or a multiclass model with num_classes < 2.
 std::string triton_config(const TritonModel& model);
 
 // Copies `artifact` to <repository>/<name>/<version>/model.pt (temp file, fsync, rename) and
 // then rewrites config.pbtxt (the same way) to serve that version. Keeps the served version's
 // directory and the `keep_versions - 1` highest other version directories; removes the rest.
-// Throws std::runtime_error on I/O failure or an invalid model description.
+// Throws std::invalid_argument for an invalid model description or keep_versions < 1 (before
+// touching the repository), std::runtime_error on I/O failure (a missing artifact included).
 void publish_to_triton(const std::filesystem::path& repository, const TritonModel& model,
                        const std::filesystem::path& artifact, int keep_versions = 3);
 
