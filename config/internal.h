@@ -1,7 +1,7 @@
-// Private to config/: what the loader (loader.cc, training_reader.cc) and the renderer
-// (render.cc) share — the names of enumerated values and the user-settable run-spec keys, so
-// that rendered YAML reads back to the same options, and case folding. Not part of the module's
-// API; include config/loader.h instead.
+// Private to config/: what the readers (loader.cc, training_reader.cc, promotion_reader.cc) and
+// the renderer (render.cc) share — the names of enumerated values and the user-settable
+// run-spec keys, so that rendered YAML reads back to the same options, and case folding. Not
+// part of the module's API; include config/loader.h instead.
 //
 // Thread-safety: constants and pure functions.
 #pragma once
@@ -33,6 +33,10 @@ inline constexpr std::array<Choice<LabelKind>, 3> kLabelKinds{{
     {"binary", LabelKind::kBinary},
     {"multiclass", LabelKind::kMulticlass},
     {"regression", LabelKind::kRegression},
+}};
+inline constexpr std::array<Choice<MetricDirection>, 2> kMetricDirections{{
+    {"higher", MetricDirection::kHigherIsBetter},
+    {"lower", MetricDirection::kLowerIsBetter},
 }};
 inline constexpr std::array<Choice<LogFormat>, 2> kLogFormats{{
     {"text", LogFormat::kText},

@@ -3,7 +3,8 @@
 // Reading goes through small typed readers over yaml-cpp nodes (read_int, read_string, ...)
 // and a MapReader that checks a map's keys once (config/reader.h). Every problem is reported
 // into an ErrorSink instead of throwing, so one run shows all mistakes in the file. The
-// training sections are read by training_reader.cc. Nothing here keeps state between calls.
+// training sections are read by training_reader.cc, the promotion and registry sections by
+// promotion_reader.cc. Nothing here keeps state between calls.
 #include "config/loader.h"
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include <utility>
 
 #include "config/internal.h"
+#include "config/promotion_reader.h"
 #include "config/reader.h"
 #include "config/training_reader.h"
 
@@ -48,6 +50,8 @@ using internal::read_dataset;
 using internal::read_int;
 using internal::read_list;
 using internal::read_number;
+using internal::read_promotion;
+using internal::read_registry_options;
 using internal::read_run_defaults;
 using internal::read_string;
 using internal::read_training_options;
@@ -73,7 +77,7 @@ constexpr Range kNumClassesRange{2, 10'000};
 
 // Known keys of each map.
 constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",   "http",
-                                          "log",      "training", "pipelines"};
+                                          "log",      "training", "registry", "pipelines"};
 constexpr std::string_view kPostgresKeys[] = {"dsn"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_partitions",
                                            "properties"};
@@ -82,8 +86,8 @@ constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait
                                             "retry_initial_ms",  "retry_max_ms"};
 constexpr std::string_view kHttpKeys[] = {"listen_address", "port"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
-constexpr std::string_view kPipelineKeys[] = {"name",  "topics",  "features",
-                                              "label", "dataset", "training"};
+constexpr std::string_view kPipelineKeys[] = {"name",    "topics",   "features", "label",
+                                              "dataset", "training", "promotion"};
 constexpr std::string_view kTopicsKeys[] = {"labels", "inferences", "metrics"};
 constexpr std::string_view kFeatureKeys[] = {"name", "type", "required",
                                              "min",  "max",  "allowed_values"};
@@ -95,6 +99,7 @@ constexpr std::string_view kEnvHttpPort = "CTD_HTTP_PORT";
 constexpr std::string_view kEnvLogLevel = "CTD_LOG_LEVEL";
 constexpr std::string_view kEnvTrainer = "CTD_TRAINER";
 constexpr std::string_view kEnvTrainingRunRoot = "CTD_TRAINING_RUN_ROOT";
+constexpr std::string_view kEnvArtifactRoot = "CTD_ARTIFACT_ROOT";
 
 // ---------------------------------------------------------------------------------------------
 // Sections.
@@ -274,11 +279,13 @@ std::vector<FeatureSpec> read_features(ErrorSink& errors, const MapReader& pipel
   return features;
 }
 
-LabelSpec read_label(ErrorSink& errors, const MapReader& pipeline) {
+// nullopt when the kind could not be read (reported): the keys that depend on it, here and in
+// the pipeline's promotion section, cannot be judged.
+std::optional<LabelSpec> read_label(ErrorSink& errors, const MapReader& pipeline) {
   const MapReader map = pipeline.required_map("label", kLabelKeys);
   LabelSpec label;
   const std::optional<LabelKind> kind = read_choice(errors, map.require("kind"), kLabelKinds);
-  if (!kind) return label;  // reported; the kind-specific keys cannot be judged
+  if (!kind) return std::nullopt;
   label.kind = *kind;
   if (label.kind == LabelKind::kMulticlass) {
     assign(label.num_classes, read_int(errors, map.require("num_classes"), kNumClassesRange));
@@ -309,9 +316,12 @@ PipelineOptions read_pipeline(ParseContext& ctx, const Field& item, UniqueNames&
   }
   pipeline.topics = read_topics(ctx, map);
   pipeline.features = read_features(ctx.errors, map);
-  pipeline.label = read_label(ctx.errors, map);
+  const std::optional<LabelSpec> label = read_label(ctx.errors, map);
+  pipeline.label = label.value_or(LabelSpec());
   pipeline.dataset = read_dataset(map);
   pipeline.training = read_run_defaults(map, pipeline.features, ctx.config_dir);
+  pipeline.promotion =
+      read_promotion(map, pipeline.features, label ? std::optional(label->kind) : std::nullopt);
   return pipeline;
 }
 
@@ -337,6 +347,7 @@ Options read_options(ErrorSink& errors, const YAML::Node& root, const Environmen
   read_http(ctx, map, options.http);
   read_log(ctx, map, options.log);
   options.training = read_training_options(map, ctx.config_dir);
+  options.registry = read_registry_options(map, ctx.config_dir);
   read_pipelines(ctx, map, options.pipelines);
   return options;
 }
@@ -349,18 +360,20 @@ struct StringOverride {
   std::string& (*target)(Options&);
 };
 
-constexpr std::array<StringOverride, 6> kStringOverrides{{
+constexpr std::array<StringOverride, 7> kStringOverrides{{
     {"CTD_POSTGRES_DSN", [](Options& o) -> std::string& { return o.postgres.dsn; }},
     {"CTD_KAFKA_BROKERS", [](Options& o) -> std::string& { return o.kafka.brokers; }},
     {"CTD_KAFKA_GROUP_ID", [](Options& o) -> std::string& { return o.kafka.group_id; }},
     {"CTD_HTTP_ADDRESS", [](Options& o) -> std::string& { return o.http.listen_address; }},
     {kEnvTrainer, [](Options& o) -> std::string& { return o.training.trainer; }},
     {kEnvTrainingRunRoot, [](Options& o) -> std::string& { return o.training.run_root; }},
+    {kEnvArtifactRoot, [](Options& o) -> std::string& { return o.registry.artifact_root; }},
 }};
 
 // Path overrides are made absolute against the working directory, like paths in the file are
 // against the file's directory, so that every path in Options is absolute.
-constexpr std::array<std::string_view, 2> kPathOverrides{kEnvTrainer, kEnvTrainingRunRoot};
+constexpr std::array<std::string_view, 3> kPathOverrides{kEnvTrainer, kEnvTrainingRunRoot,
+                                                         kEnvArtifactRoot};
 
 std::filesystem::path working_directory() {
   std::error_code ec;

@@ -26,6 +26,7 @@ namespace {
 using internal::kFeatureTypes;
 using internal::kLabelKinds;
 using internal::kLogFormats;
+using internal::kMetricDirections;
 using internal::kRunSpecKeys;
 using internal::lowercase;
 using internal::SpecKey;
@@ -143,6 +144,46 @@ void emit_training(YAML::Emitter& out, const TrainingOptions& training) {
   out << YAML::EndMap;
 }
 
+void emit_registry(YAML::Emitter& out, const RegistryOptions& registry) {
+  out << YAML::Key << "registry" << YAML::Value << YAML::BeginMap;
+  emit(out, "artifact_root", registry.artifact_root);
+  if (registry.triton_repository) emit(out, "triton_repository", *registry.triton_repository);
+  emit(out, "triton_max_batch_size", registry.triton_max_batch_size);
+  out << YAML::EndMap;
+}
+
+// Every key, defaults included, so that the gate's rules can be read off the output; optional
+// values and sections only when set.
+void emit_promotion(YAML::Emitter& out, const PromotionOptions& promotion) {
+  out << YAML::Key << "promotion" << YAML::Value << YAML::BeginMap;
+  emit(out, "metric", promotion.metric);
+  emit(out, "direction", std::string(name_of(kMetricDirections, promotion.direction)));
+  emit_bound(out, "min_value", promotion.min_value);
+  emit_bound(out, "max_value", promotion.max_value);
+  emit(out, "min_improvement", shortest(promotion.min_improvement));
+  emit_bound(out, "min_relative_improvement", promotion.min_relative_improvement);
+  emit(out, "holdout_samples", promotion.holdout_samples);
+  emit(out, "min_holdout_samples", promotion.min_holdout_samples);
+  if (!promotion.slices.empty()) {
+    out << YAML::Key << "slices" << YAML::Value << YAML::Flow << promotion.slices;
+  }
+  emit(out, "max_slice_regression", shortest(promotion.max_slice_regression));
+  emit(out, "min_slice_samples", promotion.min_slice_samples);
+  if (promotion.canary) {
+    out << YAML::Key << "canary" << YAML::Value << YAML::BeginMap;
+    emit(out, "samples", promotion.canary->samples);
+    out << YAML::EndMap;
+  }
+  if (promotion.guardrail) {
+    out << YAML::Key << "guardrail" << YAML::Value << YAML::BeginMap;
+    emit(out, "samples", promotion.guardrail->samples);
+    emit(out, "max_drop", shortest(promotion.guardrail->max_drop));
+    emit(out, "window_s", promotion.guardrail->window.count());
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+}
+
 void emit_dataset(YAML::Emitter& out, const DatasetOptions& dataset) {
   out << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
   if (dataset.last_samples) emit(out, "last_samples", *dataset.last_samples);
@@ -257,6 +298,7 @@ void emit_pipeline(YAML::Emitter& out, const PipelineOptions& pipeline) {
   emit_dataset(out, pipeline.dataset);
   out << YAML::Key << "training" << YAML::Value;
   emit_spec_map(out, pipeline.training.to_json(), kRunSpecKeys);
+  emit_promotion(out, pipeline.promotion);
   out << YAML::EndMap;
 }
 
@@ -272,6 +314,7 @@ std::string render(const Options& options) {
   emit_ingest(out, options.ingest);
   emit_server_and_log(out, options.http, options.log);
   emit_training(out, options.training);
+  emit_registry(out, options.registry);
   out << YAML::Key << "pipelines" << YAML::Value << YAML::BeginSeq;
   for (const PipelineOptions& pipeline : options.pipelines) emit_pipeline(out, pipeline);
   out << YAML::EndSeq << YAML::EndMap;

@@ -50,13 +50,6 @@ constexpr std::string_view kInitModelPathKey = "init_model_path";
 constexpr std::string_view kRunSpecErrorPrefix = "invalid run spec: ";
 constexpr std::string_view kProblemSeparator = "; ";
 
-std::optional<std::string> read_path(ErrorSink& errors, const std::optional<Field>& field,
-                                     const std::filesystem::path& base) {
-  std::optional<std::string> path = read_string(errors, field);
-  if (path) *path = absolute_path(*path, base);
-  return path;
-}
-
 // 0 (no limit) or at least kMinMemoryLimitMb.
 std::optional<std::int64_t> read_memory_limit(ErrorSink& errors,
                                               const std::optional<Field>& field) {
@@ -271,28 +264,11 @@ std::string categorical_hint(std::string_view name, KeyList categorical) {
 // Every slice names a categorical feature of the pipeline, once.
 void check_slices(const SpecReader& reader, const nlohmann::json& slices,
                   const std::vector<FeatureSpec>& features) {
-  std::vector<std::string_view> categorical;
-  for (const FeatureSpec& feature : features) {
-    if (feature.type == FeatureType::kCategorical) categorical.push_back(feature.name);
-  }
   UniqueNames unique("slice");
   for (std::size_t index = 0; index < slices.size(); ++index) {
-    const std::string name = slices[index].get<std::string>();
     const std::string path = fmt::format("{}.slices[{}]", reader.section().path, index);
     const Field item{YAML::Node(), reader.mark_of(path), path};
-    unique.check(reader.errors(), name, item);
-    const auto feature = std::find_if(features.begin(), features.end(),
-                                      [&name](const FeatureSpec& f) { return f.name == name; });
-    if (feature == features.end()) {
-      reader.errors().at(
-          item.mark, path,
-          fmt::format("unknown feature '{}'{}", name, categorical_hint(name, categorical)));
-    } else if (feature->type != FeatureType::kCategorical) {
-      reader.errors().at(item.mark, path,
-                         fmt::format("feature '{}' is numeric; slices must name categorical "
-                                     "features{}",
-                                     name, list_categorical(categorical)));
-    }
+    check_slice_feature(reader.errors(), slices[index].get<std::string>(), item, features, unique);
   }
 }
 
@@ -301,6 +277,32 @@ void check_slices(const SpecReader& reader, const nlohmann::json& slices,
 std::string absolute_path(const std::string& path, const std::filesystem::path& base) {
   const std::filesystem::path given(path);
   return (given.is_absolute() ? given : base / given).lexically_normal().string();
+}
+
+std::optional<std::string> read_path(ErrorSink& errors, const std::optional<Field>& field,
+                                     const std::filesystem::path& base) {
+  std::optional<std::string> path = read_string(errors, field);
+  if (path) *path = absolute_path(*path, base);
+  return path;
+}
+
+void check_slice_feature(ErrorSink& errors, const std::string& name, const Field& item,
+                         const std::vector<FeatureSpec>& features, UniqueNames& unique) {
+  std::vector<std::string_view> categorical;
+  for (const FeatureSpec& feature : features) {
+    if (feature.type == FeatureType::kCategorical) categorical.push_back(feature.name);
+  }
+  unique.check(errors, name, item);
+  const auto feature = std::find_if(features.begin(), features.end(),
+                                    [&name](const FeatureSpec& f) { return f.name == name; });
+  if (feature == features.end()) {
+    errors.at(item.mark, item.path,
+              fmt::format("unknown feature '{}'{}", name, categorical_hint(name, categorical)));
+  } else if (feature->type != FeatureType::kCategorical) {
+    errors.at(item.mark, item.path,
+              fmt::format("feature '{}' is numeric; slices must name categorical features{}", name,
+                          list_categorical(categorical)));
+  }
 }
 
 TrainingOptions read_training_options(const MapReader& root,

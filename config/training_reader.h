@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,17 @@ namespace ctd::config::internal {
 
 // `path` made absolute (relative to `base`, itself absolute) and lexically normal.
 std::string absolute_path(const std::string& path, const std::filesystem::path& base);
+
+// A non-empty string read from `field` and made absolute against `base`; nullopt when absent or
+// not acceptable (reported).
+std::optional<std::string> read_path(ErrorSink& errors, const std::optional<Field>& field,
+                                     const std::filesystem::path& base);
+
+// Reports `name` (the list item `item` of a `slices` list) unless it names a categorical
+// feature of `features` that `unique` has not seen; a misspelling gets a "did you mean". Shared
+// by a pipeline's `training.slices` and `promotion.slices`.
+void check_slice_feature(ErrorSink& errors, const std::string& name, const Field& item,
+                         const std::vector<FeatureSpec>& features, UniqueNames& unique);
 
 // The root key "training" of `root`. Relative paths are resolved against `config_dir`.
 TrainingOptions read_training_options(const MapReader& root,
