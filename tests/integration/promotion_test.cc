@@ -95,8 +95,8 @@ class PromotionTest : public ::testing::Test {
   // A user TorchScript model that ignores its input: every score equal, ROC AUC 0.5.
   std::string constant_model() {
     const std::string path = tmp_.path() + "/constant.pt";
-    const auto r = testing::run_program(
-        {"/usr/bin/python3", "-c", R"(
+    // torch.jit.script reads the class's source, so the script must be a file.
+    const std::string script = tmp_.write("constant.py", R"(
 import sys, torch
 class Constant(torch.nn.Module):
     def __init__(self):
@@ -107,9 +107,8 @@ class Constant(torch.nn.Module):
     def forward(self, x):
         return torch.sigmoid(self.logits(x)).squeeze(1)
 torch.jit.script(Constant()).save(sys.argv[1])
-)",
-         path},
-        {}, 120s);
+)");
+    const auto r = testing::run_program({"/usr/bin/python3", script, path}, {}, 120s);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return path;
   }
