@@ -175,6 +175,8 @@ struct RegistryOptions {
   // and <repo>/<pipeline>/config.pbtxt).
   std::optional<std::string> triton_repository;
   int triton_max_batch_size = 256;  // "triton_max_batch_size": 1..1,000,000
+  // "watch_interval_s": how often the daemon judges due canaries and guardrails. 1..86400.
+  std::chrono::seconds watch_interval{30};
 };
 
 enum class LogFormat { kText, kJson };

@@ -27,6 +27,7 @@ constexpr Range kCanarySamplesRange{1, 100'000'000};
 constexpr Range kGuardrailSamplesRange{1, 100'000'000};
 constexpr Range kWindowSecondsRange{1, 31'536'000};
 constexpr Range kTritonMaxBatchSizeRange{1, 1'000'000};
+constexpr Range kWatchIntervalRange{1, 86'400};
 
 constexpr std::string_view kPromotionKeys[] = {"metric",
                                                "direction",
@@ -44,7 +45,7 @@ constexpr std::string_view kPromotionKeys[] = {"metric",
 constexpr std::string_view kCanaryKeys[] = {"samples"};
 constexpr std::string_view kGuardrailKeys[] = {"samples", "max_drop", "window_s"};
 constexpr std::string_view kRegistryKeys[] = {"artifact_root", "triton_repository",
-                                              "triton_max_batch_size"};
+                                              "triton_max_batch_size", "watch_interval_s"};
 
 // The metrics ctd-train reports per label kind (trainers/eval_metrics.h), each with the
 // direction in which it is better.
@@ -243,6 +244,7 @@ RegistryOptions read_registry_options(const MapReader& root,
   out.triton_repository = read_path(errors, map.find("triton_repository"), config_dir);
   assign(out.triton_max_batch_size,
          read_int(errors, map.find("triton_max_batch_size"), kTritonMaxBatchSizeRange));
+  assign(out.watch_interval, read_int(errors, map.find("watch_interval_s"), kWatchIntervalRange));
   return out;
 }
 

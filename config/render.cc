@@ -149,6 +149,7 @@ void emit_registry(YAML::Emitter& out, const RegistryOptions& registry) {
   emit(out, "artifact_root", registry.artifact_root);
   if (registry.triton_repository) emit(out, "triton_repository", *registry.triton_repository);
   emit(out, "triton_max_batch_size", registry.triton_max_batch_size);
+  emit(out, "watch_interval_s", registry.watch_interval.count());
   out << YAML::EndMap;
 }
 

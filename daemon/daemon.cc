@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -17,7 +19,9 @@
 #include "daemon/http_server.h"
 #include "daemon/kafka_config.h"
 #include "daemon/metrics.h"
+#include "daemon/launcher.h"
 #include "daemon/pg.h"
+#include "daemon/registry_wiring.h"
 #include "daemon/run_store.h"
 #include "daemon/schema.h"
 #include "daemon/signals.h"
@@ -111,6 +115,52 @@ void start_embedded_broker(const config::Options& options,
                broker->bootstrap_servers());
 }
 
+// Judges the pipelines' canaries and guardrails every registry.watch_interval until stopped.
+// (The orchestration loop will drive this from ingestion; until then a timer does.)
+class WatchKeeper {
+ public:
+  WatchKeeper(const config::Options& options, registry::Registry& registry)
+      : options_(options),
+        service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry),
+        thread_([this] { loop(); }) {}
+  ~WatchKeeper() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, options_.registry.watch_interval, [this] { return stop_; })) {
+      lock.unlock();
+      for (const auto& pipeline : options_.pipelines) {
+        try {
+          for (const auto& w : service_.check_watches(pipeline))
+            if (w.state != "waiting")
+              spdlog::info("{} of {} version {}: {}: {}", registry::watch_kind_name(w.kind),
+                           pipeline.name, w.version, w.state, w.reason);
+        } catch (const std::exception& e) {
+          spdlog::warn("checking the canaries and guardrails of {} failed: {}", pipeline.name,
+                       e.what());
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  const config::Options& options_;
+  training::LocalProcessLauncher launcher_;
+  promotion::PromotionService service_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
 }  // namespace
 
 int run_daemon(const config::Options& options, const RunFlags& flags) {
@@ -128,6 +178,20 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   } catch (const std::exception& e) {
     spdlog::error("refusing to start: cannot check training runs: {}", e.what());
     return 2;
+  }
+
+  // The registry: its artifact root must be usable, and each production model's current link
+  // (and Triton copy) is put right in case a daemon died between a promotion and publishing.
+  std::unique_ptr<wiring::RegistryParts> models;
+  try {
+    models = std::make_unique<wiring::RegistryParts>(options);
+    for (const auto& p : options.pipelines) models->registry.publish_production(p.name);
+  } catch (const registry::ArtifactError& e) {
+    spdlog::error("refusing to start: artifact store {}: {}", options.registry.artifact_root,
+                  e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::warn("publishing the production models failed: {}", e.what());
   }
 
   std::unique_ptr<kafka::EmbeddedBroker> broker;
@@ -183,6 +247,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
       }
     });
   }
+  auto watch_keeper = std::make_unique<WatchKeeper>(options, models->registry);
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
 
@@ -190,6 +255,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   stop = true;
   for (std::thread& t : threads) t.join();
+  watch_keeper.reset();
   server->stop();
   io.stop();
   http_thread.join();

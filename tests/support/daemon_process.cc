@@ -85,6 +85,7 @@ DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::strin
   const std::string log = dir_.path() + "/" + kLogName;
   http_port_ = free_port();
   env["CTD_HTTP_PORT"] = std::to_string(http_port_);
+  if (!env.count("CTD_ARTIFACT_ROOT")) env["CTD_ARTIFACT_ROOT"] = dir_.path() + "/artifacts";
 
   std::vector<std::string> environment;
   for (char** e = environ; *e; ++e) {

@@ -175,6 +175,7 @@ TEST(ConfigRegistry, DefaultsWhenAbsent) {
   EXPECT_EQ(options.registry.artifact_root, defaults.artifact_root);
   EXPECT_FALSE(options.registry.triton_repository.has_value());
   EXPECT_EQ(options.registry.triton_max_batch_size, 256);
+  EXPECT_EQ(options.registry.watch_interval, std::chrono::seconds(30));
   EXPECT_EQ(options_of(kBase + "registry: {}\n").registry.artifact_root, defaults.artifact_root);
 }
 
@@ -200,6 +201,7 @@ registry:
   artifact_root: ../artifacts
   triton_repository: triton/models
   triton_max_batch_size: 1024
+  watch_interval_s: 5
 )");
 
 TEST(ConfigPromotion, EveryKeyIsRead) {
@@ -227,6 +229,7 @@ TEST(ConfigPromotion, EveryKeyIsRead) {
   EXPECT_EQ(options.registry.artifact_root, "/etc/artifacts");
   EXPECT_EQ(options.registry.triton_repository, "/etc/ctd/triton/models");
   EXPECT_EQ(options.registry.triton_max_batch_size, 1024);
+  EXPECT_EQ(options.registry.watch_interval, std::chrono::seconds(5));
 }
 
 TEST(ConfigPromotion, GuardrailDefaults) {
@@ -397,13 +400,14 @@ registry:
     promotion:
       min_slice_samples: 0
       guardrail: {samples: 0, window_s: 0}
-registry: {triton_max_batch_size: 0}
+registry: {triton_max_batch_size: 0, watch_interval_s: 0}
 )"));
-  ASSERT_EQ(low.size(), 4u) << describe(low);
+  ASSERT_EQ(low.size(), 5u) << describe(low);
   EXPECT_TRUE(HasError(low, "pipelines[0].promotion.min_slice_samples", 16, "got 0"));
   EXPECT_TRUE(HasError(low, "pipelines[0].promotion.guardrail.samples", 17, "got 0"));
   EXPECT_TRUE(HasError(low, "pipelines[0].promotion.guardrail.window_s", 17, "got 0"));
   EXPECT_TRUE(HasError(low, "registry.triton_max_batch_size", 18, "got 0"));
+  EXPECT_TRUE(HasError(low, "registry.watch_interval_s", 18, "got 0"));
 }
 
 TEST(ConfigPromotionErrors, SlicesMustNameCategoricalFeaturesOnce) {
@@ -477,7 +481,7 @@ registry:
   // triton_batch is too far from any key for a suggestion: the valid keys are listed.
   EXPECT_TRUE(HasError(errors, "registry.triton_batch", 24,
                        "unknown key 'triton_batch' (valid keys: artifact_root, "
-                       "triton_repository, triton_max_batch_size)"));
+                       "triton_repository, triton_max_batch_size, watch_interval_s)"));
 }
 
 TEST(ConfigPromotionErrors, WrongTypes) {
