@@ -185,13 +185,17 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   std::unique_ptr<wiring::RegistryParts> models;
   try {
     models = std::make_unique<wiring::RegistryParts>(options);
-    for (const auto& p : options.pipelines) models->registry.publish_production(p.name);
-  } catch (const registry::ArtifactError& e) {
+  } catch (const std::exception& e) {
     spdlog::error("refusing to start: artifact store {}: {}", options.registry.artifact_root,
                   e.what());
     return 2;
-  } catch (const std::exception& e) {
-    spdlog::warn("publishing the production models failed: {}", e.what());
+  }
+  for (const auto& p : options.pipelines) {
+    try {
+      models->registry.publish_production(p.name);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: cannot publish the production model: {}", p.name, e.what());
+    }
   }
 
   std::unique_ptr<kafka::EmbeddedBroker> broker;

@@ -29,8 +29,9 @@ int pipeline_id_of(pg::PgConnection& c, const std::string& name) {
 }
 
 std::int64_t newest_seq(pg::PgConnection& c, int pipeline_id) {
-  return c.exec("SELECT coalesce(max(seq), 0) FROM samples WHERE pipeline_id = $1",
-                {std::to_string(pipeline_id)})
+  return c
+      .exec("SELECT coalesce(max(seq), 0) FROM samples WHERE pipeline_id = $1",
+            {std::to_string(pipeline_id)})
       .integer(0, 0);
 }
 
@@ -59,8 +60,8 @@ std::string format_value(const std::optional<double>& v) {
 }
 
 std::string summary_of(const registry::GateDecision& d, std::int64_t rows) {
-  std::string s = fmt::format("{} {} on {} held-out samples", d.metric,
-                              format_value(d.candidate_value), rows);
+  std::string s =
+      fmt::format("{} {} on {} held-out samples", d.metric, format_value(d.candidate_value), rows);
   if (d.champion_value) s += fmt::format(" (production {})", format_value(d.champion_value));
   return s;
 }
@@ -100,9 +101,9 @@ std::optional<std::int64_t> training_seq_last(pg::PgConnection& c, int pipeline_
     reserve = promotion.min_holdout_samples;
   if (reserve == 0) return std::nullopt;
   // The seq with `reserve` samples after it (seqs are dense per pipeline, but count anyway).
-  const auto s = c.exec(
-      "SELECT seq FROM samples WHERE pipeline_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1",
-      {std::to_string(pipeline_id), std::to_string(reserve)});
+  const auto s =
+      c.exec("SELECT seq FROM samples WHERE pipeline_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1",
+             {std::to_string(pipeline_id), std::to_string(reserve)});
   if (s.rows() == 0) return std::nullopt;
   return s.integer(0, 0);
 }
@@ -150,8 +151,13 @@ EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int 
   for (const auto& s : pipeline.promotion.slices) slices += (slices.empty() ? "" : ",") + s;
   training::LaunchRequest request;
   request.run_id = fmt::format("evaluate {} v{} ({})", pipeline.name, v.version, purpose);
-  request.argv = {settings_.trainer.string(), "evaluate", "--model", model.string(),
-                  "--snapshot", (dir / "holdout.safetensors").string(), "--output",
+  request.argv = {settings_.trainer.string(),
+                  "evaluate",
+                  "--model",
+                  model.string(),
+                  "--snapshot",
+                  (dir / "holdout.safetensors").string(),
+                  "--output",
                   (dir / "evaluation.json").string()};
   if (!slices.empty()) {
     request.argv.push_back("--slices");
@@ -177,8 +183,8 @@ EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int 
   }
 }
 
-Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline,
-                                       std::int64_t run_id, const nlohmann::json& trigger,
+Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline, std::int64_t run_id,
+                                       const nlohmann::json& trigger,
                                        std::optional<int> parent_version) {
   registry::NewVersion nv;
   {
@@ -219,8 +225,8 @@ Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline,
     // Registered and decided before (e.g. a restart after the decision): report it again.
     Outcome o;
     o.version = version;
-    o.verdict = v->status == registry::VersionStatus::kStaging  ? Verdict::kStaged
-                : v->status == registry::VersionStatus::kFailed ? Verdict::kFailed
+    o.verdict = v->status == registry::VersionStatus::kStaging    ? Verdict::kStaged
+                : v->status == registry::VersionStatus::kFailed   ? Verdict::kFailed
                 : v->status == registry::VersionStatus::kRejected ? Verdict::kRejected
                                                                   : Verdict::kPromoted;
     o.reason = v->status_reason;
@@ -305,23 +311,23 @@ Outcome PromotionService::gate(const config::PipelineOptions& pipeline, int vers
   const std::string summary = summary_of(d, candidate_report.rows);
   if (rules.canary && champion) {
     registry_.stage(pipeline.name, version, newest, rules.canary->samples,
-                    Change{"ctd", "gate passed: " + summary + "; canary on the next " +
-                                      std::to_string(rules.canary->samples) + " samples",
+                    Change{"ctd",
+                           "gate passed: " + summary + "; canary on the next " +
+                               std::to_string(rules.canary->samples) + " samples",
                            {}});
     out.verdict = Verdict::kStaged;
     out.reason = "canary: " + summary;
     return out;
   }
-  out.previous_version = registry_.promote(pipeline.name, version,
-                                           Change{"ctd", "gate passed: " + summary, {}});
+  out.previous_version =
+      registry_.promote(pipeline.name, version, Change{"ctd", "gate passed: " + summary, {}});
   out.verdict = Verdict::kPromoted;
   out.reason = summary;
   if (rules.guardrail && out.previous_version)
-    registry_.open_guardrail(pipeline.name, version, *out.previous_version, newest,
-                             rules.guardrail->samples,
-                             now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            rules.guardrail->window)
-                                            .count());
+    registry_.open_guardrail(
+        pipeline.name, version, *out.previous_version, newest, rules.guardrail->samples,
+        now_ms() +
+            std::chrono::duration_cast<std::chrono::milliseconds>(rules.guardrail->window).count());
   return out;
 }
 
@@ -368,8 +374,8 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
   if (!last) {
     if (w.kind == registry::WatchKind::kGuardrail && w.deadline_ms && now_ms() >= *w.deadline_ms) {
       result.state = "expired";
-      result.reason = fmt::format("the guard window ended after {} of {} samples", arrived,
-                                  w.samples);
+      result.reason =
+          fmt::format("the guard window ended after {} of {} samples", arrived, w.samples);
       registry_.end_watch(pipeline.name,
                           WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
     }
@@ -391,10 +397,12 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
                        WatchEnd{w.watch_id, "failed", {{"reason", result.reason}}});
       return result;
     }
-    const auto d = registry::decide(rules, staged_report, production ? &production_report : nullptr);
+    const auto d =
+        registry::decide(rules, staged_report, production ? &production_report : nullptr);
     nlohmann::json outcome = d.to_json();
     outcome["kind"] = "canary";
-    outcome["samples"] = {{"seq_first", selection.seq_first}, {"seq_last", selection.seq_last},
+    outcome["samples"] = {{"seq_first", selection.seq_first},
+                          {"seq_last", selection.seq_last},
                           {"rows", staged_report.rows}};
     if (production) outcome["champion_version"] = production->version;
     registry_.record_gate(pipeline.name, w.version, outcome);
@@ -424,7 +432,8 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
   if (!baseline) {
     result.state = "expired";
     result.reason = "the replaced version no longer exists";
-    registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+    registry_.end_watch(pipeline.name,
+                        WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
     return result;
   }
   EvalReport promoted_report, baseline_report;
@@ -435,11 +444,12 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
     // Scoring trouble is no evidence against the model: keep it, record why the guard ended.
     result.state = "expired";
     result.reason = std::string("guardrail evaluation failed: ") + e.what();
-    registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+    registry_.end_watch(pipeline.name,
+                        WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
     return result;
   }
-  const auto guard = registry::judge_guardrail(rules, *rules.guardrail, promoted_report,
-                                               baseline_report);
+  const auto guard =
+      registry::judge_guardrail(rules, *rules.guardrail, promoted_report, baseline_report);
   nlohmann::json outcome = {{"kind", "guardrail"},
                             {"detail", guard.detail},
                             {"values", guard.values},

@@ -46,9 +46,9 @@ std::string_view verdict_name(Verdict verdict);
 struct Outcome {
   int version = 0;
   Verdict verdict = Verdict::kFailed;
-  std::string reason;                     // for people: why, with the numbers
-  std::optional<int> previous_version;    // the production version it replaced
-  nlohmann::json gate;                    // the gate decision as recorded on the version
+  std::string reason;                   // for people: why, with the numbers
+  std::optional<int> previous_version;  // the production version it replaced
+  nlohmann::json gate;                  // the gate decision as recorded on the version
 };
 
 // Held-out samples for the gate: the newest `holdout_samples` after the candidate's training
@@ -65,7 +65,7 @@ struct WatchResult {
   std::int64_t watch_id = 0;
   registry::WatchKind kind = registry::WatchKind::kCanary;
   int version = 0;
-  std::string state;   // passed, failed, expired, or "waiting" (not enough samples yet)
+  std::string state;  // passed, failed, expired, or "waiting" (not enough samples yet)
   std::string reason;
 };
 

@@ -70,14 +70,15 @@ const config::PipelineOptions& pipeline_named(const config::Options& options,
 }
 
 nlohmann::json version_summary(const registry::ModelVersion& v) {
-  return {{"version", v.version},
-          {"status", registry::status_name(v.status)},
-          {"status_reason", v.status_reason},
-          {"artifact_sha256", v.artifact_sha256},
-          {"run_id", v.run_id ? nlohmann::json(*v.run_id) : nullptr},
-          {"samples", {{"seq_first", v.seq_first}, {"seq_last", v.seq_last}, {"rows", v.row_count}}},
-          {"gate_passed", v.gate.is_object() ? v.gate.value("passed", nlohmann::json()) : nullptr},
-          {"created_at", v.created_at}};
+  return {
+      {"version", v.version},
+      {"status", registry::status_name(v.status)},
+      {"status_reason", v.status_reason},
+      {"artifact_sha256", v.artifact_sha256},
+      {"run_id", v.run_id ? nlohmann::json(*v.run_id) : nullptr},
+      {"samples", {{"seq_first", v.seq_first}, {"seq_last", v.seq_last}, {"rows", v.row_count}}},
+      {"gate_passed", v.gate.is_object() ? v.gate.value("passed", nlohmann::json()) : nullptr},
+      {"created_at", v.created_at}};
 }
 
 nlohmann::json list(registry::Registry& r, const std::optional<std::string>& only) {
@@ -189,8 +190,8 @@ int dispatch(const std::string& command, const Args& args) {
       out.push_back(version_summary(v));
   } else if (command == "gate" || command == "check-watches") {
     training::LocalProcessLauncher launcher;
-    promotion::PromotionService service(wiring::promotion_settings(*options),
-                                        options->postgres.dsn, launcher, r);
+    promotion::PromotionService service(wiring::promotion_settings(*options), options->postgres.dsn,
+                                        launcher, r);
     if (command == "gate") {
       const auto& pipeline = pipeline_named(*options, required(args, "--model"));
       const auto o =

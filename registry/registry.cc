@@ -61,6 +61,11 @@ ModelVersion version_from_json(const std::string& model, const nlohmann::json& j
   return v;
 }
 
+std::optional<int> optional_int(const pg::PgResult& r, int row, int column) {
+  if (r.is_null(row, column)) return std::nullopt;
+  return static_cast<int>(r.integer(row, column));
+}
+
 std::vector<ModelVersion> versions_from(const std::string& model, const pg::PgResult& r) {
   std::vector<ModelVersion> out;
   for (int i = 0; i < r.rows(); ++i)
@@ -89,9 +94,10 @@ struct Locked {
   std::string sha256;
 };
 
-void write_audit(pg::PgConnection& c, int model_id, std::optional<int> version, const std::string& action,
-           std::optional<VersionStatus> from, std::optional<VersionStatus> to,
-           const Change& change, const nlohmann::json& extra = nlohmann::json::object()) {
+void write_audit(pg::PgConnection& c, int model_id, std::optional<int> version,
+                 const std::string& action, std::optional<VersionStatus> from,
+                 std::optional<VersionStatus> to, const Change& change,
+                 const nlohmann::json& extra = nlohmann::json::object()) {
   nlohmann::json detail = change.detail.is_object() ? change.detail : nlohmann::json::object();
   if (!change.reason.empty()) detail["reason"] = change.reason;
   for (const auto& [k, v] : extra.items()) detail[k] = v;
@@ -100,8 +106,7 @@ void write_audit(pg::PgConnection& c, int model_id, std::optional<int> version, 
       "detail) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
       {std::to_string(model_id), version ? Param(std::to_string(*version)) : std::nullopt, action,
        from ? Param(std::string(status_name(*from))) : std::nullopt,
-       to ? Param(std::string(status_name(*to))) : std::nullopt, change.actor,
-       json_param(detail)});
+       to ? Param(std::string(status_name(*to))) : std::nullopt, change.actor, json_param(detail)});
 }
 
 void set_status(pg::PgConnection& c, int model_id, int version, VersionStatus status,
@@ -153,8 +158,7 @@ void notify(pg::PgConnection& c, const std::string& event, const std::string& mo
                             {"actor", change.actor},
                             {"reason", change.reason}};
   // NOTIFY payloads are limited to 8000 bytes: cut the reason if it is long.
-  if (payload.dump().size() > 7900)
-    payload["reason"] = change.reason.substr(0, 7000) + "...";
+  if (payload.dump().size() > 7900) payload["reason"] = change.reason.substr(0, 7000) + "...";
   c.exec("SELECT pg_notify('ctd_model_events', $1)", {payload.dump()});
 }
 
@@ -162,8 +166,7 @@ void end_watch_in(pg::PgConnection& c, int model_id, const WatchEnd& end) {
   const auto r = c.exec(
       "UPDATE model_watches SET state = $3, outcome = $4::jsonb, finished_at = now() WHERE "
       "watch_id = $1 AND model_id = $2 AND state = 'open'",
-      {std::to_string(end.watch_id), std::to_string(model_id), end.state,
-       json_param(end.outcome)});
+      {std::to_string(end.watch_id), std::to_string(model_id), end.state, json_param(end.outcome)});
   if (r.affected() != 1)
     throw invalid_state("watch " + std::to_string(end.watch_id) + " is not open");
 }
@@ -194,27 +197,28 @@ std::string_view watch_kind_name(WatchKind kind) {
 
 nlohmann::json ModelVersion::to_json() const {
   auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
-  return {{"model", model},
-          {"version", version},
-          {"status", status_name(status)},
-          {"status_reason", status_reason},
-          {"artifact", {{"uri", artifact_uri}, {"sha256", artifact_sha256}, {"size", artifact_size}}},
-          {"metrics", metrics},
-          {"gate", gate},
-          {"training_params", training_params},
-          {"snapshot",
-           {{"id", opt(snapshot_id)},
-            {"seq_first", seq_first},
-            {"seq_last", seq_last},
-            {"rows", row_count},
-            {"sha256", snapshot_sha256}}},
-          {"run_id", opt(run_id)},
-          {"trigger_event_id", opt(trigger_event_id)},
-          {"trigger", trigger},
-          {"code_version", code_version},
-          {"device", device},
-          {"parent_version", opt(parent_version)},
-          {"created_at", created_at}};
+  return {
+      {"model", model},
+      {"version", version},
+      {"status", status_name(status)},
+      {"status_reason", status_reason},
+      {"artifact", {{"uri", artifact_uri}, {"sha256", artifact_sha256}, {"size", artifact_size}}},
+      {"metrics", metrics},
+      {"gate", gate},
+      {"training_params", training_params},
+      {"snapshot",
+       {{"id", opt(snapshot_id)},
+        {"seq_first", seq_first},
+        {"seq_last", seq_last},
+        {"rows", row_count},
+        {"sha256", snapshot_sha256}}},
+      {"run_id", opt(run_id)},
+      {"trigger_event_id", opt(trigger_event_id)},
+      {"trigger", trigger},
+      {"code_version", code_version},
+      {"device", device},
+      {"parent_version", opt(parent_version)},
+      {"created_at", created_at}};
 }
 
 Registry::Registry(std::string dsn, ArtifactStore& artifacts,
@@ -229,8 +233,7 @@ pg::PgConnection& Registry::connection() {
 
 int Registry::model_id(pg::PgConnection& c, const std::string& model, bool create) {
   if (create) {
-    c.exec(
-        "INSERT INTO pipelines (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", {model});
+    c.exec("INSERT INTO pipelines (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", {model});
     c.exec(
         "INSERT INTO models (pipeline_id, name) SELECT pipeline_id, name FROM pipelines WHERE "
         "name = $1 ON CONFLICT DO NOTHING",
@@ -291,8 +294,8 @@ int Registry::register_version(const NewVersion& nv) {
     const auto p = c.exec("SELECT 1 FROM model_versions WHERE model_id = $1 AND version = $2",
                           {std::to_string(mid), std::to_string(*nv.parent_version)});
     if (p.rows() == 0)
-      throw not_found("parent version " + std::to_string(*nv.parent_version) + " of " +
-                      nv.model + " does not exist");
+      throw not_found("parent version " + std::to_string(*nv.parent_version) + " of " + nv.model +
+                      " does not exist");
   }
   const int version = static_cast<int>(
       c.exec("UPDATE models SET next_version = next_version + 1 WHERE model_id = $1 "
@@ -314,8 +317,8 @@ int Registry::register_version(const NewVersion& nv) {
        nv.parent_version ? Param(std::to_string(*nv.parent_version)) : std::nullopt});
   Change change{nv.actor, "", nlohmann::json::object()};
   write_audit(c, mid, version, "registered", std::nullopt, VersionStatus::kCandidate, change,
-        {{"run_id", nv.run_id ? nlohmann::json(*nv.run_id) : nullptr},
-         {"artifact_sha256", stored.sha256}});
+              {{"run_id", nv.run_id ? nlohmann::json(*nv.run_id) : nullptr},
+               {"artifact_sha256", stored.sha256}});
   tx.commit();
   return version;
 }
@@ -398,17 +401,18 @@ std::optional<int> Registry::promote(const std::string& model, int version, cons
                  "replaced by version " + std::to_string(version));
       cancel_watches(c, l.model_id, *previous, "replaced by version " + std::to_string(version));
       write_audit(c, l.model_id, *previous, "archived", VersionStatus::kProduction,
-            VersionStatus::kArchived, change, {{"replaced_by", version}});
+                  VersionStatus::kArchived, change, {{"replaced_by", version}});
     }
-    if (l.status == VersionStatus::kStaging) move_alias(c, l.model_id, "staging", std::nullopt, change);
+    if (l.status == VersionStatus::kStaging)
+      move_alias(c, l.model_id, "staging", std::nullopt, change);
     set_status(c, l.model_id, version, VersionStatus::kProduction, change.reason);
     move_alias(c, l.model_id, "production", version, change);
     write_audit(c, l.model_id, version, "promoted", l.status, VersionStatus::kProduction, change,
-          {{"previous_version", previous ? nlohmann::json(*previous) : nullptr}});
+                {{"previous_version", previous ? nlohmann::json(*previous) : nullptr}});
     notify(c, "promoted", model, version, previous, l.sha256, artifacts_.uri(l.sha256), change);
     tx.commit();
   }
-  publish_production(model);
+  publish_after_commit(model);
   return previous;
 }
 
@@ -419,15 +423,15 @@ void Registry::stage(const std::string& model, int version, std::int64_t seq_aft
   pg::Transaction tx(c);
   const Locked l = lock_version(c, model, version);
   if (l.status != VersionStatus::kCandidate)
-    throw invalid_state(version_name(model, version) + " is " +
-                        std::string(status_name(l.status)) + "; only a candidate can be staged");
+    throw invalid_state(version_name(model, version) + " is " + std::string(status_name(l.status)) +
+                        "; only a candidate can be staged");
   const std::optional<int> current = alias_version(c, l.model_id, "staging");
   if (current) {  // a newer candidate replaces the one in canary
     set_status(c, l.model_id, *current, VersionStatus::kRejected,
                "superseded in staging by version " + std::to_string(version));
     cancel_watches(c, l.model_id, *current, "superseded by version " + std::to_string(version));
-    write_audit(c, l.model_id, *current, "rejected", VersionStatus::kStaging, VersionStatus::kRejected,
-          change, {{"superseded_by", version}});
+    write_audit(c, l.model_id, *current, "rejected", VersionStatus::kStaging,
+                VersionStatus::kRejected, change, {{"superseded_by", version}});
   }
   const std::optional<int> production = alias_version(c, l.model_id, "production");
   set_status(c, l.model_id, version, VersionStatus::kStaging, change.reason);
@@ -439,7 +443,7 @@ void Registry::stage(const std::string& model, int version, std::int64_t seq_aft
        production ? Param(std::to_string(*production)) : std::nullopt, std::to_string(seq_after),
        std::to_string(samples)});
   write_audit(c, l.model_id, version, "staged", VersionStatus::kCandidate, VersionStatus::kStaging,
-        change, {{"canary_samples", samples}, {"seq_after", seq_after}});
+              change, {{"canary_samples", samples}, {"seq_after", seq_after}});
   tx.commit();
 }
 
@@ -450,8 +454,7 @@ void Registry::reject(const std::string& model, int version, const Change& chang
   pg::Transaction tx(c);
   const Locked l = lock_version(c, model, version);
   if (l.status != VersionStatus::kCandidate && l.status != VersionStatus::kStaging)
-    throw invalid_state(version_name(model, version) + " is " +
-                        std::string(status_name(l.status)) +
+    throw invalid_state(version_name(model, version) + " is " + std::string(status_name(l.status)) +
                         "; only a candidate or staging version can be rejected");
   if (watch) end_watch_in(c, l.model_id, *watch);
   if (l.status == VersionStatus::kStaging) {
@@ -469,8 +472,8 @@ void Registry::mark_failed(const std::string& model, int version, const Change& 
   pg::Transaction tx(c);
   const Locked l = lock_version(c, model, version);
   if (l.status != VersionStatus::kCandidate)
-    throw invalid_state(version_name(model, version) + " is " +
-                        std::string(status_name(l.status)) + "; only a candidate can fail");
+    throw invalid_state(version_name(model, version) + " is " + std::string(status_name(l.status)) +
+                        "; only a candidate can fail");
   set_status(c, l.model_id, version, VersionStatus::kFailed, change.reason);
   write_audit(c, l.model_id, version, "failed", l.status, VersionStatus::kFailed, change);
   tx.commit();
@@ -521,25 +524,25 @@ int Registry::rollback(const std::string& model, std::optional<int> to_version,
     try {
       artifacts_.verified_path(l.sha256);
     } catch (const ArtifactError& e) {
-      throw RegistryError(RegistryError::Code::kArtifact, "cannot roll back to " +
-                                                              version_name(model, target) + ": " +
-                                                              e.what());
+      throw RegistryError(RegistryError::Code::kArtifact,
+                          "cannot roll back to " + version_name(model, target) + ": " + e.what());
     }
     if (watch) end_watch_in(c, mid, *watch);
-    const VersionStatus demoted = reject_current ? VersionStatus::kRejected : VersionStatus::kArchived;
+    const VersionStatus demoted =
+        reject_current ? VersionStatus::kRejected : VersionStatus::kArchived;
     set_status(c, mid, *current, demoted,
                "rolled back to version " + std::to_string(target) + ": " + change.reason);
     cancel_watches(c, mid, *current, "rolled back");
     write_audit(c, mid, *current, "rolled_back", VersionStatus::kProduction, demoted, change,
-          {{"rolled_back_to", target}});
+                {{"rolled_back_to", target}});
     set_status(c, mid, target, VersionStatus::kProduction, "rollback: " + change.reason);
     move_alias(c, mid, "production", target, change);
-    write_audit(c, mid, target, "promoted", VersionStatus::kArchived, VersionStatus::kProduction, change,
-          {{"rollback_from", *current}});
+    write_audit(c, mid, target, "promoted", VersionStatus::kArchived, VersionStatus::kProduction,
+                change, {{"rollback_from", *current}});
     notify(c, "rolled_back", model, target, current, l.sha256, artifacts_.uri(l.sha256), change);
     tx.commit();
   }
-  publish_production(model);
+  publish_after_commit(model);
   return target;
 }
 
@@ -562,9 +565,10 @@ void Registry::open_guardrail(const std::string& model, int version, int baselin
       "deadline) VALUES ($1, 'guardrail', $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0))",
       {std::to_string(l.model_id), std::to_string(version), std::to_string(baseline_version),
        std::to_string(seq_after), std::to_string(samples), std::to_string(deadline_ms)});
-  write_audit(c, l.model_id, version, "guardrail_opened", std::nullopt, std::nullopt,
-        Change{"ctd", "", nlohmann::json::object()},
-        {{"baseline_version", baseline_version}, {"samples", samples}, {"seq_after", seq_after}});
+  write_audit(
+      c, l.model_id, version, "guardrail_opened", std::nullopt, std::nullopt,
+      Change{"ctd", "", nlohmann::json::object()},
+      {{"baseline_version", baseline_version}, {"samples", samples}, {"seq_after", seq_after}});
   tx.commit();
 }
 
@@ -582,7 +586,7 @@ std::vector<Watch> Registry::open_watches(const std::string& model) {
     w.model = model;
     w.kind = r.text(i, 1) == "canary" ? WatchKind::kCanary : WatchKind::kGuardrail;
     w.version = static_cast<int>(r.integer(i, 2));
-    if (!r.is_null(i, 3)) w.baseline_version = static_cast<int>(r.integer(i, 3));
+    w.baseline_version = optional_int(r, i, 3);
     w.seq_after = r.integer(i, 4);
     w.samples = r.integer(i, 5);
     if (!r.is_null(i, 6)) w.deadline_ms = r.integer(i, 6);
@@ -602,9 +606,9 @@ void Registry::end_watch(const std::string& model, const WatchEnd& end) {
   end_watch_in(c, mid, end);
   const auto w = c.exec("SELECT kind, version FROM model_watches WHERE watch_id = $1",
                         {std::to_string(end.watch_id)});
-  write_audit(c, mid, static_cast<int>(w.integer(0, 1)), std::string(w.text(0, 0)) + "_" + end.state,
-        std::nullopt, std::nullopt, Change{"ctd", "", nlohmann::json::object()},
-        {{"outcome", end.outcome}});
+  write_audit(c, mid, static_cast<int>(w.integer(0, 1)),
+              std::string(w.text(0, 0)) + "_" + end.state, std::nullopt, std::nullopt,
+              Change{"ctd", "", nlohmann::json::object()}, {{"outcome", end.outcome}});
   tx.commit();
 }
 
@@ -620,8 +624,8 @@ std::vector<AliasMove> Registry::alias_history(const std::string& model) {
     AliasMove a;
     a.history_id = r.integer(i, 0);
     a.alias = std::string(r.text(i, 1));
-    if (!r.is_null(i, 2)) a.from_version = static_cast<int>(r.integer(i, 2));
-    if (!r.is_null(i, 3)) a.to_version = static_cast<int>(r.integer(i, 3));
+    a.from_version = optional_int(r, i, 2);
+    a.to_version = optional_int(r, i, 3);
     a.actor = std::string(r.text(i, 4));
     a.reason = std::string(r.text(i, 5));
     a.changed_at = std::string(r.text(i, 6));
@@ -641,7 +645,7 @@ std::vector<AuditEntry> Registry::audit(const std::string& model) {
   for (int i = 0; i < r.rows(); ++i) {
     AuditEntry a;
     a.audit_id = r.integer(i, 0);
-    if (!r.is_null(i, 1)) a.version = static_cast<int>(r.integer(i, 1));
+    a.version = optional_int(r, i, 1);
     a.action = std::string(r.text(i, 2));
     if (!r.is_null(i, 3)) a.from_status = std::string(r.text(i, 3));
     if (!r.is_null(i, 4)) a.to_status = std::string(r.text(i, 4));
@@ -705,13 +709,23 @@ std::vector<ModelVersion> Registry::trained_on(const std::string& model, std::in
   return versions_from(model, r);
 }
 
+void Registry::publish_after_commit(const std::string& model) {
+  // The change is committed whatever happens here; a failure leaves the current link (or the
+  // Triton copy) behind until the next change or start-up republishes it.
+  try {
+    publish_production(model);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: production changed, but publishing its model failed: {}", model, e.what());
+  }
+}
+
 std::filesystem::path Registry::verified_artifact(const ModelVersion& v) {
   try {
     return artifacts_.verified_path(v.artifact_sha256);
   } catch (const ArtifactError& e) {
-    throw RegistryError(RegistryError::Code::kArtifact,
-                        "the artifact of " + version_name(v.model, v.version) + " is unusable: " +
-                            e.what());
+    throw RegistryError(
+        RegistryError::Code::kArtifact,
+        "the artifact of " + version_name(v.model, v.version) + " is unusable: " + e.what());
   }
 }
 

@@ -8,7 +8,8 @@
 // production or staging version impossible whatever happens. A change to the production alias
 // ends with NOTIFY ctd_model_events (JSON payload, delivered at commit), and after commit the
 // store's current/<model>.pt link (and the Triton repository, when configured) is pointed at
-// the new production artifact.
+// the new production artifact (a failure there is logged: the change stands, and the next
+// change or publish_production() at start-up repairs the link).
 //
 // Errors that leave no state changed: RegistryError (unknown model or version, a version in
 // the wrong state, no previous version to roll back to, a missing or corrupted artifact).
@@ -40,8 +41,7 @@ VersionStatus parse_status(std::string_view name);  // throws std::invalid_argum
 class RegistryError : public std::runtime_error {
  public:
   enum class Code { kNotFound, kInvalidState, kArtifact };
-  RegistryError(Code code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  RegistryError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
   Code code() const { return code_; }
 
  private:
@@ -178,7 +178,7 @@ class Registry {
   void end_watch(const std::string& model, const WatchEnd& end);
 
   std::vector<AliasMove> alias_history(const std::string& model);  // oldest first
-  std::vector<AuditEntry> audit(const std::string& model);          // oldest first
+  std::vector<AuditEntry> audit(const std::string& model);         // oldest first
 
   // A version's lineage: the version, its snapshot, the run (reason, spec, times), its trigger
   // and the parent version's summary. Throws RegistryError(kNotFound).
@@ -201,6 +201,7 @@ class Registry {
  private:
   pg::PgConnection& connection();  // REQUIRES: mutex_ held
   int model_id(pg::PgConnection& c, const std::string& model, bool create);
+  void publish_after_commit(const std::string& model);  // logs failures; never throws
 
   std::string dsn_;
   ArtifactStore& artifacts_;

@@ -16,6 +16,7 @@
 #include "daemon/training_service.h"
 #include "registry/artifact_store.h"
 #include "registry/registry.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/run_program.h"
 #include "tests/support/temp_dir.h"
@@ -61,7 +62,8 @@ class PromotionTest : public ::testing::Test {
     db_->exec("INSERT INTO topics (name) VALUES ('fraud.labels')");
     db_->exec(
         "INSERT INTO feature_schemas (pipeline_id, fingerprint, definition) VALUES ($1, 'f', "
-        "'{\"numeric\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"categorical\":[{\"name\":\"colour\"}]}')",
+        "'{\"numeric\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"categorical\":[{\"name\":\"colour\"}]}"
+        "')",
         {std::to_string(pipeline_id_)});
     artifacts_ = std::make_unique<registry::ArtifactStore>(tmp_.path() + "/artifacts");
     registry_ = std::make_unique<registry::Registry>(
@@ -161,8 +163,7 @@ TEST_F(PromotionTest, FirstModelNeedsTheValueThresholdAndAWorseCandidateIsReject
   // The constant model cannot reach the value threshold: rejected, nothing in production.
   const auto bad = promotion_->consider_run(pipeline, train(false));
   EXPECT_EQ(bad.verdict, Verdict::kRejected) << bad.reason;
-  EXPECT_NE(bad.reason.find("roc_auc 0.5000 < min_value 0.9000"), std::string::npos)
-      << bad.reason;
+  EXPECT_NE(bad.reason.find("roc_auc 0.5000 < min_value 0.9000"), std::string::npos) << bad.reason;
   EXPECT_EQ(status(bad.version), VersionStatus::kRejected);
   EXPECT_FALSE(registry_->production("fraud").has_value());
 
@@ -190,8 +191,8 @@ TEST_F(PromotionTest, FirstModelNeedsTheValueThresholdAndAWorseCandidateIsReject
   // Published: the current link and the Triton repository.
   EXPECT_EQ(artifacts_->current("fraud"), v->artifact_sha256);
   EXPECT_TRUE(std::filesystem::exists(tmp_.path() + "/triton/fraud/config.pbtxt"));
-  EXPECT_TRUE(std::filesystem::exists(
-      tmp_.path() + fmt::format("/triton/fraud/{}/model.pt", first.version)));
+  EXPECT_TRUE(std::filesystem::exists(tmp_.path() +
+                                      fmt::format("/triton/fraud/{}/model.pt", first.version)));
 
   // New data; a candidate worse than production is rejected with the numbers, production stays.
   insert_samples(2001, 2600);
@@ -284,6 +285,59 @@ TEST_F(PromotionTest, GuardrailRollsBackAVersionThatFallsBehind) {
   EXPECT_EQ(registry_->production("fraud")->version, again.version);
 }
 
+TEST_F(PromotionTest, TheDaemonJudgesACanaryWhenItsSamplesArrive) {
+  insert_samples(1, 2000);
+  auto pipeline = pipeline_options();
+  const auto first = promotion_->consider_run(pipeline, train(true));
+  ASSERT_EQ(first.verdict, Verdict::kPromoted) << first.reason;
+  pipeline.promotion.canary = config::CanaryOptions{300};
+  pipeline.promotion.min_improvement = -0.05;
+  const auto second = promotion_->consider_run(pipeline, train(true));
+  ASSERT_EQ(second.verdict, Verdict::kStaged) << second.reason;
+  // Production's current link was removed as if a daemon died before publishing it.
+  std::filesystem::remove(tmp_.path() + "/artifacts/current/fraud.pt");
+
+  testing::DaemonProcess daemon(fmt::format(R"(
+postgres: {{dsn: "{}"}}
+kafka: {{brokers: embedded}}
+registry: {{artifact_root: "{}", watch_interval_s: 1}}
+pipelines:
+  - name: fraud
+    topics: {{labels: fraud.labels}}
+    features:
+      - {{name: a, type: numeric, required: false}}
+      - {{name: b, type: numeric, required: false}}
+      - {{name: colour, type: categorical, required: false}}
+    label: {{kind: binary}}
+    promotion:
+      holdout_samples: 400
+      min_holdout_samples: 100
+      min_improvement: -0.05
+      slices: [colour]
+      canary: {{samples: 300}}
+)",
+                                            dsn_, tmp_.path() + "/artifacts"),
+                                {{"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/daemon-runs"},
+                                 {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
+  ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
+  // Republished at start-up.
+  EXPECT_EQ(artifacts_->current("fraud"), registry_->get("fraud", first.version)->artifact_sha256);
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(registry_->staging("fraud")->version, second.version);  // waiting for samples
+  insert_samples(2001, 2400);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (registry_->production("fraud")->version != second.version &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(registry_->production("fraud")->version, second.version) << daemon.log();
+  EXPECT_EQ(artifacts_->current("fraud"), registry_->get("fraud", second.version)->artifact_sha256);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
+  EXPECT_NE(daemon.log().find(fmt::format("canary of fraud version {}: passed", second.version)),
+            std::string::npos)
+      << daemon.log();
+}
+
 TEST_F(PromotionTest, CtdTrainGatesItsModelAndCtdRegistryRollsBack) {
   insert_samples(1, 2000);
   const std::string config = tmp_.write("ctd.yaml", R"(
@@ -332,10 +386,9 @@ pipelines:
   ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
   EXPECT_EQ(json_of(rollback)["production"], 1);
   // Promoting a version that never passed the gate needs an explicit override.
-  const auto refused = testing::run_program(
-      {ctd, "registry", "promote", "-c", config, "--model", "fraud", "--version", "9",
-       "--reason", "x"},
-      env, 60s);
+  const auto refused = testing::run_program({ctd, "registry", "promote", "-c", config, "--model",
+                                             "fraud", "--version", "9", "--reason", "x"},
+                                            env, 60s);
   EXPECT_EQ(refused.exit_code, 3) << refused.output;
   EXPECT_NE(refused.output.find("unknown version 9"), std::string::npos) << refused.output;
   const auto history = testing::run_program(

@@ -234,14 +234,26 @@ TEST_F(RegistryTest, RefusedChangesLeaveNoTrace) {
     EXPECT_EQ(count("SELECT count(*) FROM alias_history"), history_rows) << part;
     EXPECT_EQ(registry_->production("fraud")->version, v1) << part;
   };
-  expect_refused([&] { registry_->promote("fraud", 9, {"ops", "x", {}}); },
-                 RegistryError::Code::kNotFound, "unknown version 9");
-  expect_refused([&] { registry_->promote("nobody", 1, {"ops", "x", {}}); },
-                 RegistryError::Code::kNotFound, "unknown model 'nobody'");
-  expect_refused([&] { registry_->promote("fraud", v2, {"ops", "x", {}}); },
-                 RegistryError::Code::kInvalidState, "rejected");
-  expect_refused([&] { registry_->promote("fraud", v1, {"ops", "x", {}}); },
-                 RegistryError::Code::kInvalidState, "already production");
+  expect_refused(
+      [&] {
+        registry_->promote("fraud", 9, {"ops", "x", {}});
+      },
+      RegistryError::Code::kNotFound, "unknown version 9");
+  expect_refused(
+      [&] {
+        registry_->promote("nobody", 1, {"ops", "x", {}});
+      },
+      RegistryError::Code::kNotFound, "unknown model 'nobody'");
+  expect_refused(
+      [&] {
+        registry_->promote("fraud", v2, {"ops", "x", {}});
+      },
+      RegistryError::Code::kInvalidState, "rejected");
+  expect_refused(
+      [&] {
+        registry_->promote("fraud", v1, {"ops", "x", {}});
+      },
+      RegistryError::Code::kInvalidState, "already production");
 
   // A corrupted artifact: one byte changed on disk.
   const int v3 = add_version("three");
@@ -324,9 +336,9 @@ pipelines:
                                                                 dsn_, tmp_.path() + "/artifacts"));
   const std::string ctd = CTD_BINARY_DIR "/ctd";
   const std::string loop = tmp_.write("loop.sh", fmt::format(R"(#!/bin/sh
-# $1: seed; 40 rounds of a promotion or a rollback; exit codes other than 0 and 3 are failures
+# $1: seed; 60 rounds of a promotion or a rollback; exit codes other than 0 and 3 are failures
 i=0; n=$1
-while [ $i -lt 40 ]; do
+while [ $i -lt 60 ]; do
   n=$(( (n * 1103515245 + 12345) % 2147483648 ))
   v=$(( n / 65536 % 5 + 1 ))
   if [ $(( n / 7 % 4 )) -eq 0 ]; then
@@ -340,13 +352,14 @@ while [ $i -lt 40 ]; do
   i=$((i + 1))
 done
 )",
-                                                            ctd, config));
+                                                             ctd, config));
   std::filesystem::permissions(loop, std::filesystem::perms::owner_all);
   std::vector<std::thread> workers;
   std::vector<testing::RunResult> results(2);
   for (int p = 0; p < 2; ++p)
-    workers.emplace_back(
-        [&, p] { results[p] = testing::run_program({loop, std::to_string(p + 1)}, {}, 300s); });
+    workers.emplace_back([&, p] {
+      results[p] = testing::run_program({loop, std::to_string(p + 1)}, {}, 300s);
+    });
   for (auto& w : workers) w.join();
   for (const auto& r : results) ASSERT_EQ(r.exit_code, 0) << r.output;
 
@@ -354,7 +367,7 @@ done
   const int production = registry_->production("fraud")->version;
   EXPECT_EQ(count("SELECT version FROM model_aliases WHERE alias = 'production'"), production);
   const auto history = registry_->alias_history("fraud");
-  ASSERT_GT(history.size(), 10u);  // most of the 80 attempts change something
+  ASSERT_GT(history.size(), 10u);  // most of the 120 attempts change something
   for (std::size_t i = 1; i < history.size(); ++i) {
     EXPECT_EQ(history[i].from_version, history[i - 1].to_version) << "history row " << i;
     EXPECT_NE(history[i].from_version, history[i].to_version);
