@@ -18,8 +18,8 @@
 #include "daemon/health.h"
 #include "daemon/http_server.h"
 #include "daemon/kafka_config.h"
-#include "daemon/metrics.h"
 #include "daemon/launcher.h"
+#include "daemon/metrics.h"
 #include "daemon/pg.h"
 #include "daemon/registry_wiring.h"
 #include "daemon/run_store.h"
@@ -128,6 +128,7 @@ class WatchKeeper {
       std::lock_guard lock(mutex_);
       stop_ = true;
     }
+    service_.stop("the daemon is stopping");  // cancels a scorer that is running now
     wake_.notify_all();
     thread_.join();
   }
@@ -138,6 +139,7 @@ class WatchKeeper {
     while (!wake_.wait_for(lock, options_.registry.watch_interval, [this] { return stop_; })) {
       lock.unlock();
       for (const auto& pipeline : options_.pipelines) {
+        if (stopping()) break;
         try {
           for (const auto& w : service_.check_watches(pipeline))
             if (w.state != "waiting")
@@ -150,6 +152,11 @@ class WatchKeeper {
       }
       lock.lock();
     }
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mutex_);
+    return stop_;
   }
 
   const config::Options& options_;

@@ -24,7 +24,7 @@ std::int64_t now_ms() {
 
 int pipeline_id_of(pg::PgConnection& c, const std::string& name) {
   const auto r = c.exec("SELECT pipeline_id FROM pipelines WHERE name = $1", {name});
-  if (r.rows() == 0) throw EvaluationError("unknown pipeline '" + name + "'");
+  if (r.rows() == 0) throw EvaluationError("unknown pipeline '" + name + "'", false);
   return static_cast<int>(r.integer(0, 0));
 }
 
@@ -137,7 +137,7 @@ EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int 
   try {
     model = registry_.verified_artifact(v);
   } catch (const registry::RegistryError& e) {
-    throw EvaluationError(e.what());
+    throw EvaluationError(e.what(), true);
   }
   training::ExportOptions options;
   options.base_vocabularies = vocabularies_of(v.manifest);
@@ -166,21 +166,43 @@ EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int 
   request.run_dir = dir;
   request.timeout = settings_.timeout;
   request.kill_grace = settings_.kill_grace;
-  auto handle = launcher_.launch(request, [](std::string_view) {});
+  std::unique_ptr<training::RunHandle> handle;
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopped_.empty()) throw EvaluationError("not scoring: " + stopped_, false);
+    handle = launcher_.launch(request, [](std::string_view) {});
+    running_.insert(handle.get());
+  }
   const training::RunOutcome outcome = handle->wait();
+  {
+    std::lock_guard lock(mutex_);
+    running_.erase(handle.get());
+  }
   if (outcome.status != training::RunStatus::kSucceeded) {
     std::string tail;
     for (const auto& line : outcome.last_lines) tail += "\n  " + line;
+    // The model is to blame when the scorer ran and failed on it: it exited with an error or
+    // died of a signal. Not when it could not start, timed out or was cancelled.
+    const bool model_fault = outcome.status == training::RunStatus::kFailed &&
+                             (outcome.exit_code > 0 || outcome.signal > 0);
     throw EvaluationError(fmt::format("scoring {} version {} failed: {}{}", pipeline.name,
-                                      v.version, outcome.reason, tail));
+                                      v.version, outcome.reason, tail),
+                          model_fault);
   }
   std::ifstream in(dir / "evaluation.json");
   try {
     return EvalReport::from_json(nlohmann::json::parse(in));
   } catch (const std::exception& e) {
     throw EvaluationError(fmt::format("scoring {} version {} gave an unreadable result: {}",
-                                      pipeline.name, v.version, e.what()));
+                                      pipeline.name, v.version, e.what()),
+                          true);
   }
+}
+
+void PromotionService::stop(const std::string& why) {
+  std::lock_guard lock(mutex_);
+  stopped_ = why.empty() ? "stopping" : why;
+  for (auto* handle : running_) handle->cancel(stopped_);
 }
 
 Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline, std::int64_t run_id,
@@ -237,13 +259,31 @@ Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline, 
 }
 
 Outcome PromotionService::gate(const config::PipelineOptions& pipeline, int version) {
+  // A decision is applied only if production is still the champion it was made against; if
+  // production moved meanwhile (a canary, a person), judge again against the new one.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return gate_once(pipeline, version);
+    } catch (const registry::RegistryError& e) {
+      if (e.code() != registry::RegistryError::Code::kConflict || attempt == 3) throw;
+      spdlog::info("{} version {}: {}; judging again", pipeline.name, version, e.what());
+    }
+  }
+}
+
+Outcome PromotionService::gate_once(const config::PipelineOptions& pipeline, int version) {
+  using registry::RegistryError;
   const auto& rules = pipeline.promotion;
   Outcome out;
   out.version = version;
   const auto candidate = registry_.get(pipeline.name, version);
   if (!candidate)
-    throw registry::RegistryError(registry::RegistryError::Code::kNotFound,
-                                  fmt::format("unknown version {} of {}", version, pipeline.name));
+    throw RegistryError(RegistryError::Code::kNotFound,
+                        fmt::format("unknown version {} of {}", version, pipeline.name));
+  if (candidate->status != registry::VersionStatus::kCandidate)
+    throw RegistryError(RegistryError::Code::kInvalidState,
+                        fmt::format("{} version {} is {}; only a candidate is gated", pipeline.name,
+                                    version, registry::status_name(candidate->status)));
   const auto champion = registry_.production(pipeline.name);
 
   int pipeline_id = 0;
@@ -258,15 +298,17 @@ Outcome PromotionService::gate(const config::PipelineOptions& pipeline, int vers
     holdout = training::resolve_selection(c, pipeline_id, s);
     newest = newest_seq(c, pipeline_id);
   }
-  auto fail = [&](const std::string& why) {
-    registry_.mark_failed(pipeline.name, version, Change{"ctd", why, {}});
-    out.verdict = Verdict::kFailed;
-    out.reason = why;
-    return out;
-  };
+  const registry::PromoteOptions guarded{
+      std::nullopt, true, champion ? std::optional<int>(champion->version) : std::nullopt,
+      rules.guardrail ? std::optional<registry::GuardrailStart>(registry::GuardrailStart{
+                            newest, rules.guardrail->samples,
+                            now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           rules.guardrail->window)
+                                           .count()})
+                      : std::nullopt};
   auto reject = [&](const std::string& why, const nlohmann::json& gate) {
-    if (!gate.is_null()) registry_.record_gate(pipeline.name, version, gate);
-    registry_.reject(pipeline.name, version, Change{"ctd", why, {{"gate", gate}}});
+    registry::Change change{"ctd", why, {}, gate};
+    registry_.reject(pipeline.name, version, change);
     out.verdict = Verdict::kRejected;
     out.reason = why;
     out.gate = gate;
@@ -281,15 +323,24 @@ Outcome PromotionService::gate(const config::PipelineOptions& pipeline, int vers
   EvalReport candidate_report, champion_report;
   try {
     candidate_report = score(pipeline, pipeline_id, *candidate, *holdout, "candidate");
-  } catch (const std::exception& e) {
-    return fail(std::string("held-out evaluation failed: ") + e.what());
+  } catch (const EvaluationError& e) {
+    if (!e.model_fault()) throw;
+    const std::string why = std::string("held-out evaluation failed: ") + e.what();
+    registry_.mark_failed(pipeline.name, version, registry::Change{"ctd", why, {}, nullptr});
+    out.verdict = Verdict::kFailed;
+    out.reason = why;
+    return out;
   }
   if (champion) {
     try {
       champion_report = score(pipeline, pipeline_id, *champion, *holdout, "production");
-    } catch (const std::exception& e) {
-      return fail(fmt::format("evaluating production version {} on the held-out samples failed: {}",
-                              champion->version, e.what()));
+    } catch (const EvaluationError& e) {
+      // No comparison without the champion's score; the candidate is not to blame.
+      throw EvaluationError(
+          fmt::format("cannot judge {} version {}: production version {} could not be scored "
+                      "({}); the version stays a candidate",
+                      pipeline.name, version, champion->version, e.what()),
+          false);
     }
   }
   const registry::GateDecision d =
@@ -307,41 +358,53 @@ Outcome PromotionService::gate(const config::PipelineOptions& pipeline, int vers
   out.gate = gate;
   if (!d.passed) return reject("gate failed: " + d.reasons(), gate);
 
-  registry_.record_gate(pipeline.name, version, gate);
   const std::string summary = summary_of(d, candidate_report.rows);
   if (rules.canary && champion) {
     registry_.stage(pipeline.name, version, newest, rules.canary->samples,
-                    Change{"ctd",
-                           "gate passed: " + summary + "; canary on the next " +
-                               std::to_string(rules.canary->samples) + " samples",
-                           {}});
+                    registry::Change{"ctd",
+                                     "gate passed: " + summary + "; canary on the next " +
+                                         std::to_string(rules.canary->samples) + " samples",
+                                     {},
+                                     gate});
     out.verdict = Verdict::kStaged;
     out.reason = "canary: " + summary;
     return out;
   }
   out.previous_version =
-      registry_.promote(pipeline.name, version, Change{"ctd", "gate passed: " + summary, {}});
+      registry_.promote(pipeline.name, version,
+                        registry::Change{"ctd", "gate passed: " + summary, {}, gate}, guarded);
   out.verdict = Verdict::kPromoted;
   out.reason = summary;
-  if (rules.guardrail && out.previous_version)
-    registry_.open_guardrail(
-        pipeline.name, version, *out.previous_version, newest, rules.guardrail->samples,
-        now_ms() +
-            std::chrono::duration_cast<std::chrono::milliseconds>(rules.guardrail->window).count());
   return out;
 }
 
 std::vector<WatchResult> PromotionService::check_watches(const config::PipelineOptions& pipeline) {
   std::vector<WatchResult> out;
   for (const auto& w : registry_.open_watches(pipeline.name)) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopped_.empty()) break;
+    }
     try {
       out.push_back(judge(pipeline, w));
     } catch (const registry::RegistryError& e) {
+      if (e.code() == registry::RegistryError::Code::kConflict) {
+        out.push_back({w.watch_id, w.kind, w.version, "waiting", e.what()});
+        continue;
+      }
       // The decision could not be applied (the version or its baseline moved meanwhile, an
-      // artifact went missing): end the watch with why, rather than retry it forever.
+      // artifact went missing): end the watch with why, rather than retry it forever; a canary
+      // still in staging is rejected so that it does not stay there unwatched.
       const std::string why = std::string("could not apply the decision: ") + e.what();
       try {
-        registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "cancelled", {{"reason", why}}});
+        const auto v = registry_.get(pipeline.name, w.version);
+        const registry::WatchEnd end{w.watch_id, "cancelled", {{"reason", why}}};
+        if (w.kind == registry::WatchKind::kCanary && v &&
+            v->status == registry::VersionStatus::kStaging)
+          registry_.reject(pipeline.name, w.version, registry::Change{"ctd", why, {}, nullptr},
+                           end);
+        else
+          registry_.end_watch(pipeline.name, end);
       } catch (const registry::RegistryError&) {
         // Already ended with the version it watched.
       }
@@ -353,6 +416,7 @@ std::vector<WatchResult> PromotionService::check_watches(const config::PipelineO
 
 WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
                                     const registry::Watch& w) {
+  using registry::Change;
   const auto& rules = pipeline.promotion;
   WatchResult result{w.watch_id, w.kind, w.version, "waiting", ""};
   int pipeline_id = 0;
@@ -377,45 +441,56 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
       result.reason =
           fmt::format("the guard window ended after {} of {} samples", arrived, w.samples);
       registry_.end_watch(pipeline.name,
-                          WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+                          registry::WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
     }
     return result;
   }
   const training::ResolvedSelection selection{w.seq_after + 1, *last, std::nullopt, std::nullopt};
+  const nlohmann::json samples = {{"seq_first", selection.seq_first},
+                                  {"seq_last", selection.seq_last}};
   const auto watched = registry_.get(pipeline.name, w.version);
+  if (!watched)
+    throw registry::RegistryError(registry::RegistryError::Code::kNotFound,
+                                  fmt::format("version {} is gone", w.version));
+
   if (w.kind == registry::WatchKind::kCanary) {
     const auto production = registry_.production(pipeline.name);
     EvalReport staged_report, production_report;
     try {
       staged_report = score(pipeline, pipeline_id, *watched, selection, "canary");
-      if (production)
-        production_report = score(pipeline, pipeline_id, *production, selection, "production");
-    } catch (const std::exception& e) {
+    } catch (const EvaluationError& e) {
+      if (!e.model_fault()) throw;  // tried again next time
       result.state = "failed";
       result.reason = std::string("canary evaluation failed: ") + e.what();
-      registry_.reject(pipeline.name, w.version, Change{"ctd", result.reason, {}},
-                       WatchEnd{w.watch_id, "failed", {{"reason", result.reason}}});
+      registry_.reject(pipeline.name, w.version, Change{"ctd", result.reason, {}, nullptr},
+                       registry::WatchEnd{w.watch_id, "failed", {{"reason", result.reason}}});
       return result;
     }
+    if (production)  // a production model that cannot be scored is no reason to judge: retry
+      production_report = score(pipeline, pipeline_id, *production, selection, "production");
+    // The canary's sample count is its own (canary.samples), not the held-out minimum.
+    config::PromotionOptions canary_rules = rules;
+    canary_rules.min_holdout_samples = std::min(rules.min_holdout_samples, w.samples);
     const auto d =
-        registry::decide(rules, staged_report, production ? &production_report : nullptr);
+        registry::decide(canary_rules, staged_report, production ? &production_report : nullptr);
     nlohmann::json outcome = d.to_json();
     outcome["kind"] = "canary";
-    outcome["samples"] = {{"seq_first", selection.seq_first},
-                          {"seq_last", selection.seq_last},
-                          {"rows", staged_report.rows}};
+    outcome["samples"] = samples;
+    outcome["samples"]["rows"] = staged_report.rows;
     if (production) outcome["champion_version"] = production->version;
-    registry_.record_gate(pipeline.name, w.version, outcome);
+    const registry::WatchEnd end{w.watch_id, d.passed ? "passed" : "failed", outcome};
     if (d.passed) {
       result.state = "passed";
       result.reason = "canary passed: " + summary_of(d, staged_report.rows);
-      registry_.promote(pipeline.name, w.version, Change{"ctd", result.reason, {}},
-                        WatchEnd{w.watch_id, "passed", outcome});
+      registry_.promote(
+          pipeline.name, w.version, Change{"ctd", result.reason, {}, outcome},
+          registry::PromoteOptions{
+              end, true, production ? std::optional<int>(production->version) : std::nullopt,
+              std::nullopt});
     } else {
       result.state = "failed";
       result.reason = "canary failed: " + d.reasons();
-      registry_.reject(pipeline.name, w.version, Change{"ctd", result.reason, {}},
-                       WatchEnd{w.watch_id, "failed", outcome});
+      registry_.reject(pipeline.name, w.version, Change{"ctd", result.reason, {}, outcome}, end);
     }
     return result;
   }
@@ -425,7 +500,7 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
     result.state = "cancelled";
     result.reason = "the pipeline no longer configures a guardrail";
     registry_.end_watch(pipeline.name,
-                        WatchEnd{w.watch_id, "cancelled", {{"reason", result.reason}}});
+                        registry::WatchEnd{w.watch_id, "cancelled", {{"reason", result.reason}}});
     return result;
   }
   const auto baseline = registry_.get(pipeline.name, w.baseline_version.value_or(0));
@@ -433,39 +508,49 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
     result.state = "expired";
     result.reason = "the replaced version no longer exists";
     registry_.end_watch(pipeline.name,
-                        WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+                        registry::WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
     return result;
   }
   EvalReport promoted_report, baseline_report;
+  std::optional<std::string> promoted_failure;
   try {
     promoted_report = score(pipeline, pipeline_id, *watched, selection, "guardrail");
+  } catch (const EvaluationError& e) {
+    if (!e.model_fault()) throw;
+    promoted_failure = e.what();  // the new production model fails on live data: roll back
+  }
+  try {
     baseline_report = score(pipeline, pipeline_id, *baseline, selection, "baseline");
-  } catch (const std::exception& e) {
-    // Scoring trouble is no evidence against the model: keep it, record why the guard ended.
+  } catch (const EvaluationError& e) {
+    if (!e.model_fault() || promoted_failure) throw;
+    // Nothing to compare with: keep the new version, record why the guard ended.
     result.state = "expired";
-    result.reason = std::string("guardrail evaluation failed: ") + e.what();
+    result.reason = std::string("the replaced version could not be scored: ") + e.what();
     registry_.end_watch(pipeline.name,
-                        WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
+                        registry::WatchEnd{w.watch_id, "expired", {{"reason", result.reason}}});
     return result;
   }
-  const auto guard =
-      registry::judge_guardrail(rules, *rules.guardrail, promoted_report, baseline_report);
+  registry::GuardDecision guard;
+  if (promoted_failure) {
+    guard.rollback = true;
+    guard.detail = "the promoted version could not be scored: " + *promoted_failure;
+  } else {
+    guard = registry::judge_guardrail(rules, *rules.guardrail, promoted_report, baseline_report);
+  }
   nlohmann::json outcome = {{"kind", "guardrail"},
                             {"detail", guard.detail},
                             {"values", guard.values},
-                            {"samples",
-                             {{"seq_first", selection.seq_first},
-                              {"seq_last", selection.seq_last},
-                              {"rows", promoted_report.rows}}}};
+                            {"samples", samples}};
+  outcome["samples"]["rows"] = baseline_report.rows;
   if (guard.rollback) {
     result.state = "failed";
     result.reason = "guardrail: " + guard.detail;
     registry_.rollback(pipeline.name, baseline->version, Change{"ctd", result.reason, outcome},
-                       /*reject_current=*/true, WatchEnd{w.watch_id, "failed", outcome});
+                       /*reject_current=*/true, registry::WatchEnd{w.watch_id, "failed", outcome});
   } else {
     result.state = "passed";
     result.reason = "guardrail passed: " + guard.detail;
-    registry_.end_watch(pipeline.name, WatchEnd{w.watch_id, "passed", outcome});
+    registry_.end_watch(pipeline.name, registry::WatchEnd{w.watch_id, "passed", outcome});
   }
   return result;
 }

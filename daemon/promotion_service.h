@@ -17,7 +17,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -82,30 +84,50 @@ class PromotionService {
                        const nlohmann::json& trigger = nullptr,
                        std::optional<int> parent_version = std::nullopt);
 
-  // Gates a registered candidate version.
+  // Gates a registered candidate version. If the candidate cannot be scored because of the
+  // model, it is marked failed; if scoring fails for other reasons (including production's
+  // model failing to score), this throws EvaluationError or pg::PgError and the version stays
+  // a candidate, to be gated again (`ctd registry gate`).
   Outcome gate(const config::PipelineOptions& pipeline, int version);
 
   // Judges the pipeline's open canary and guardrail watches that have their samples (or whose
-  // window has passed, for a guardrail).
+  // window has passed, for a guardrail). A watch that cannot be judged for reasons outside the
+  // models (database, scorer start, timeout, production moved meanwhile) stays open and is
+  // tried again next time.
   std::vector<WatchResult> check_watches(const config::PipelineOptions& pipeline);
+
+  // Cancels the scorers running now and makes later calls fail fast (EvaluationError), for
+  // shutdown. Irreversible.
+  void stop(const std::string& why);
 
  private:
   registry::EvalReport score(const config::PipelineOptions& pipeline, int pipeline_id,
                              const registry::ModelVersion& version,
                              const training::ResolvedSelection& selection,
                              const std::string& purpose);
+  Outcome gate_once(const config::PipelineOptions& pipeline, int version);
   WatchResult judge(const config::PipelineOptions& pipeline, const registry::Watch& watch);
 
   PromotionSettings settings_;
   std::string dsn_;
   training::Launcher& launcher_;
   registry::Registry& registry_;
+  std::mutex mutex_;
+  std::set<training::RunHandle*> running_;  // scorers to cancel on stop()
+  std::string stopped_;                     // why, once stop() was called
 };
 
-// An evaluation that could not be done (the scorer failed, no samples): why, for the record.
+// An evaluation that could not be done. `model_fault`: the model itself is to blame (its
+// artifact is missing or corrupt, or the scorer exited with an error or crashed on it), as
+// opposed to the surroundings (the scorer could not start, timed out, was cancelled).
 class EvaluationError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  EvaluationError(const std::string& message, bool model_fault)
+      : std::runtime_error(message), model_fault_(model_fault) {}
+  bool model_fault() const { return model_fault_; }
+
+ private:
+  bool model_fault_;
 };
 
 }  // namespace ctd::promotion

@@ -73,6 +73,9 @@ CREATE TABLE alias_history (
   alias         text NOT NULL,
   from_version  int,
   to_version    int,
+  -- promotion: the gate, a canary or a person made to_version production (or staging);
+  -- rollback: production moved back. Rollback targets are found among promotions.
+  kind          text NOT NULL DEFAULT 'promotion' CHECK (kind IN ('promotion', 'rollback')),
   actor         text NOT NULL,   -- "ctd", an API token's name, "cli"
   reason        text NOT NULL,
   changed_at    timestamptz NOT NULL DEFAULT now()

@@ -14,7 +14,15 @@ using pg::Param;
 constexpr std::string_view kStatusNames[] = {"candidate", "staging",  "production",
                                              "archived",  "rejected", "failed"};
 
-std::string json_param(const nlohmann::json& j) { return j.dump(); }
+// Invalid UTF-8 (e.g. a log line cut mid-character) is replaced, never an error.
+std::string json_param(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// `text` as valid UTF-8, for text columns.
+std::string clean(const std::string& text) {
+  return nlohmann::json::parse(json_param(nlohmann::json(text))).get<std::string>();
+}
 
 Param optional_param(const std::optional<std::int64_t>& v) {
   return v ? Param(std::to_string(*v)) : std::nullopt;
@@ -99,7 +107,7 @@ void write_audit(pg::PgConnection& c, int model_id, std::optional<int> version,
                  std::optional<VersionStatus> to, const Change& change,
                  const nlohmann::json& extra = nlohmann::json::object()) {
   nlohmann::json detail = change.detail.is_object() ? change.detail : nlohmann::json::object();
-  if (!change.reason.empty()) detail["reason"] = change.reason;
+  if (!change.reason.empty()) detail["reason"] = clean(change.reason);
   for (const auto& [k, v] : extra.items()) detail[k] = v;
   c.exec(
       "INSERT INTO registry_audit (model_id, version, action, from_status, to_status, actor, "
@@ -110,12 +118,12 @@ void write_audit(pg::PgConnection& c, int model_id, std::optional<int> version,
 }
 
 void set_status(pg::PgConnection& c, int model_id, int version, VersionStatus status,
-                const std::string& reason) {
+                const std::string& reason, const nlohmann::json& gate = nullptr) {
   c.exec(
-      "UPDATE model_versions SET status = $3, status_reason = $4 WHERE model_id = $1 AND "
-      "version = $2",
+      "UPDATE model_versions SET status = $3, status_reason = $4, gate = coalesce($5::jsonb, "
+      "gate) WHERE model_id = $1 AND version = $2",
       {std::to_string(model_id), std::to_string(version), std::string(status_name(status)),
-       reason});
+       clean(reason), gate.is_null() ? std::nullopt : Param(json_param(gate))});
 }
 
 std::optional<int> alias_version(pg::PgConnection& c, int model_id, const std::string& alias) {
@@ -127,7 +135,7 @@ std::optional<int> alias_version(pg::PgConnection& c, int model_id, const std::s
 
 // Moves `alias` to `to` (nullopt clears it) and records the move.
 void move_alias(pg::PgConnection& c, int model_id, const std::string& alias, std::optional<int> to,
-                const Change& change) {
+                const Change& change, const char* kind = "promotion") {
   const std::optional<int> from = alias_version(c, model_id, alias);
   if (from == to) return;
   if (to)
@@ -139,10 +147,11 @@ void move_alias(pg::PgConnection& c, int model_id, const std::string& alias, std
     c.exec("DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2",
            {std::to_string(model_id), alias});
   c.exec(
-      "INSERT INTO alias_history (model_id, alias, from_version, to_version, actor, reason) "
-      "VALUES ($1, $2, $3, $4, $5, $6)",
+      "INSERT INTO alias_history (model_id, alias, from_version, to_version, kind, actor, "
+      "reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
       {std::to_string(model_id), alias, from ? Param(std::to_string(*from)) : std::nullopt,
-       to ? Param(std::to_string(*to)) : std::nullopt, change.actor, change.reason});
+       to ? Param(std::to_string(*to)) : std::nullopt, std::string(kind), change.actor,
+       clean(change.reason)});
 }
 
 void notify(pg::PgConnection& c, const std::string& event, const std::string& model, int version,
@@ -156,7 +165,7 @@ void notify(pg::PgConnection& c, const std::string& event, const std::string& mo
                             {"artifact_sha256", sha256},
                             {"artifact_uri", uri},
                             {"actor", change.actor},
-                            {"reason", change.reason}};
+                            {"reason", clean(change.reason)}};
   // NOTIFY payloads are limited to 8000 bytes: cut the reason if it is long.
   if (payload.dump().size() > 7900) payload["reason"] = change.reason.substr(0, 7000) + "...";
   c.exec("SELECT pg_notify('ctd_model_events', $1)", {payload.dump()});
@@ -227,7 +236,7 @@ Registry::Registry(std::string dsn, ArtifactStore& artifacts,
 
 pg::PgConnection& Registry::connection() {
   if (!connection_ || !connection_->healthy())
-    connection_ = std::make_unique<pg::PgConnection>(dsn_);
+    connection_ = std::make_unique<pg::PgConnection>(pg::with_liveness_checks(dsn_, 10));
   return *connection_;
 }
 
@@ -375,7 +384,7 @@ std::vector<std::string> Registry::models() {
 }
 
 std::optional<int> Registry::promote(const std::string& model, int version, const Change& change,
-                                     const std::optional<WatchEnd>& watch) {
+                                     const PromoteOptions& options) {
   std::optional<int> previous;
   {
     std::lock_guard lock(mutex_);
@@ -393,9 +402,18 @@ std::optional<int> Registry::promote(const std::string& model, int version, cons
       throw RegistryError(RegistryError::Code::kArtifact,
                           "cannot promote " + version_name(model, version) + ": " + e.what());
     }
-    if (watch) end_watch_in(c, l.model_id, *watch);
-    cancel_watches(c, l.model_id, version, "promoted by " + change.actor);
     previous = alias_version(c, l.model_id, "production");
+    if (options.check_production && previous != options.expected_production)
+      throw RegistryError(
+          RegistryError::Code::kConflict,
+          "production of " + model + " changed to " +
+              (previous ? "version " + std::to_string(*previous) : std::string("none")) +
+              " while " + version_name(model, version) + " was being judged against " +
+              (options.expected_production
+                   ? "version " + std::to_string(*options.expected_production)
+                   : std::string("none")));
+    if (options.end_watch) end_watch_in(c, l.model_id, *options.end_watch);
+    cancel_watches(c, l.model_id, version, "promoted by " + change.actor);
     if (previous) {
       set_status(c, l.model_id, *previous, VersionStatus::kArchived,
                  "replaced by version " + std::to_string(version));
@@ -405,10 +423,23 @@ std::optional<int> Registry::promote(const std::string& model, int version, cons
     }
     if (l.status == VersionStatus::kStaging)
       move_alias(c, l.model_id, "staging", std::nullopt, change);
-    set_status(c, l.model_id, version, VersionStatus::kProduction, change.reason);
+    set_status(c, l.model_id, version, VersionStatus::kProduction, change.reason, change.gate);
     move_alias(c, l.model_id, "production", version, change);
     write_audit(c, l.model_id, version, "promoted", l.status, VersionStatus::kProduction, change,
                 {{"previous_version", previous ? nlohmann::json(*previous) : nullptr}});
+    if (options.guardrail && previous) {
+      const auto& g = *options.guardrail;
+      c.exec(
+          "INSERT INTO model_watches (model_id, kind, version, baseline_version, seq_after, "
+          "samples, deadline) VALUES ($1, 'guardrail', $2, $3, $4, $5, to_timestamp($6::bigint "
+          "/ 1000.0))",
+          {std::to_string(l.model_id), std::to_string(version), std::to_string(*previous),
+           std::to_string(g.seq_after), std::to_string(g.samples), std::to_string(g.deadline_ms)});
+      write_audit(
+          c, l.model_id, version, "guardrail_opened", std::nullopt, std::nullopt,
+          Change{"ctd", "", nlohmann::json::object()},
+          {{"baseline_version", *previous}, {"samples", g.samples}, {"seq_after", g.seq_after}});
+    }
     notify(c, "promoted", model, version, previous, l.sha256, artifacts_.uri(l.sha256), change);
     tx.commit();
   }
@@ -434,7 +465,7 @@ void Registry::stage(const std::string& model, int version, std::int64_t seq_aft
                 VersionStatus::kRejected, change, {{"superseded_by", version}});
   }
   const std::optional<int> production = alias_version(c, l.model_id, "production");
-  set_status(c, l.model_id, version, VersionStatus::kStaging, change.reason);
+  set_status(c, l.model_id, version, VersionStatus::kStaging, change.reason, change.gate);
   move_alias(c, l.model_id, "staging", version, change);
   c.exec(
       "INSERT INTO model_watches (model_id, kind, version, baseline_version, seq_after, samples) "
@@ -461,7 +492,7 @@ void Registry::reject(const std::string& model, int version, const Change& chang
     move_alias(c, l.model_id, "staging", std::nullopt, change);
     cancel_watches(c, l.model_id, version, "rejected");
   }
-  set_status(c, l.model_id, version, VersionStatus::kRejected, change.reason);
+  set_status(c, l.model_id, version, VersionStatus::kRejected, change.reason, change.gate);
   write_audit(c, l.model_id, version, "rejected", l.status, VersionStatus::kRejected, change);
   tx.commit();
 }
@@ -474,18 +505,9 @@ void Registry::mark_failed(const std::string& model, int version, const Change& 
   if (l.status != VersionStatus::kCandidate)
     throw invalid_state(version_name(model, version) + " is " + std::string(status_name(l.status)) +
                         "; only a candidate can fail");
-  set_status(c, l.model_id, version, VersionStatus::kFailed, change.reason);
+  set_status(c, l.model_id, version, VersionStatus::kFailed, change.reason, change.gate);
   write_audit(c, l.model_id, version, "failed", l.status, VersionStatus::kFailed, change);
   tx.commit();
-}
-
-void Registry::record_gate(const std::string& model, int version, const nlohmann::json& gate) {
-  std::lock_guard lock(mutex_);
-  const auto r = connection().exec(
-      "UPDATE model_versions v SET gate = $3::jsonb FROM models m WHERE m.model_id = v.model_id "
-      "AND m.name = $1 AND v.version = $2",
-      {model, std::to_string(version), json_param(gate)});
-  if (r.affected() == 0) throw not_found("unknown " + version_name(model, version));
 }
 
 int Registry::rollback(const std::string& model, std::optional<int> to_version,
@@ -504,12 +526,17 @@ int Registry::rollback(const std::string& model, std::optional<int> to_version,
     if (to_version) {
       target = *to_version;
     } else {
-      // The version production held before the current one took it.
+      // The newest archived version promoted before the current one's latest promotion: a
+      // stack of promotions that rollbacks walk down (rollback moves are not promotions).
       const auto h = c.exec(
-          "SELECT from_version FROM alias_history WHERE model_id = $1 AND alias = 'production' "
-          "AND to_version = $2 ORDER BY history_id DESC LIMIT 1",
+          "SELECT h.to_version FROM alias_history h JOIN model_versions v ON v.model_id = "
+          "h.model_id AND v.version = h.to_version WHERE h.model_id = $1 AND h.alias = "
+          "'production' AND h.kind = 'promotion' AND h.to_version <> $2 AND v.status = "
+          "'archived' AND h.history_id < (SELECT max(history_id) FROM alias_history WHERE "
+          "model_id = $1 AND alias = 'production' AND kind = 'promotion' AND to_version = $2) "
+          "ORDER BY h.history_id DESC LIMIT 1",
           {std::to_string(mid), std::to_string(*current)});
-      if (h.rows() == 0 || h.is_null(0, 0))
+      if (h.rows() == 0)
         throw invalid_state(model + " version " + std::to_string(*current) +
                             " has no previous production version to roll back to");
       target = static_cast<int>(h.integer(0, 0));
@@ -536,7 +563,7 @@ int Registry::rollback(const std::string& model, std::optional<int> to_version,
     write_audit(c, mid, *current, "rolled_back", VersionStatus::kProduction, demoted, change,
                 {{"rolled_back_to", target}});
     set_status(c, mid, target, VersionStatus::kProduction, "rollback: " + change.reason);
-    move_alias(c, mid, "production", target, change);
+    move_alias(c, mid, "production", target, change, "rollback");
     write_audit(c, mid, target, "promoted", VersionStatus::kArchived, VersionStatus::kProduction,
                 change, {{"rollback_from", *current}});
     notify(c, "rolled_back", model, target, current, l.sha256, artifacts_.uri(l.sha256), change);
@@ -544,32 +571,6 @@ int Registry::rollback(const std::string& model, std::optional<int> to_version,
   }
   publish_after_commit(model);
   return target;
-}
-
-void Registry::open_guardrail(const std::string& model, int version, int baseline_version,
-                              std::int64_t seq_after, std::int64_t samples,
-                              std::int64_t deadline_ms) {
-  std::lock_guard lock(mutex_);
-  auto& c = connection();
-  pg::Transaction tx(c);
-  const Locked l = lock_version(c, model, version);
-  if (l.status != VersionStatus::kProduction)
-    throw invalid_state(version_name(model, version) + " is not production");
-  c.exec(
-      "UPDATE model_watches SET state = 'cancelled', outcome = '{\"reason\": \"a newer "
-      "guardrail\"}', finished_at = now() WHERE model_id = $1 AND kind = 'guardrail' AND state "
-      "= 'open'",
-      {std::to_string(l.model_id)});
-  c.exec(
-      "INSERT INTO model_watches (model_id, kind, version, baseline_version, seq_after, samples, "
-      "deadline) VALUES ($1, 'guardrail', $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0))",
-      {std::to_string(l.model_id), std::to_string(version), std::to_string(baseline_version),
-       std::to_string(seq_after), std::to_string(samples), std::to_string(deadline_ms)});
-  write_audit(
-      c, l.model_id, version, "guardrail_opened", std::nullopt, std::nullopt,
-      Change{"ctd", "", nlohmann::json::object()},
-      {{"baseline_version", baseline_version}, {"samples", samples}, {"seq_after", seq_after}});
-  tx.commit();
 }
 
 std::vector<Watch> Registry::open_watches(const std::string& model) {
@@ -730,20 +731,34 @@ std::filesystem::path Registry::verified_artifact(const ModelVersion& v) {
 }
 
 void Registry::publish_production(const std::string& model) {
-  const auto v = production(model);
-  if (!v) return;
-  artifacts_.set_current(model, v->artifact_sha256);
-  if (!triton_) return;
-  const auto& input = v->manifest.at("input");
-  TritonModel t;
-  t.name = model;
-  t.version = v->version;
-  t.task = v->manifest.at("task").get<std::string>();
-  t.num_classes = v->manifest.value("num_classes", 2);
-  t.input_width = static_cast<int>(input.at("numeric_features").size() +
-                                   input.at("categorical_features").size());
-  t.max_batch_size = triton_->max_batch_size;
-  publish_to_triton(triton_->repository, t, artifacts_.verified_path(v->artifact_sha256));
+  // Under the model's row lock, so that two publishers after two changes cannot leave the
+  // link at the older production: the last to take the lock reads the newest state.
+  std::lock_guard lock(mutex_);
+  auto& c = connection();
+  pg::Transaction tx(c);
+  const auto m = c.exec("SELECT model_id FROM models WHERE name = $1 FOR UPDATE", {model});
+  if (m.rows() == 0) return;
+  const auto versions =
+      versions_from(model, c.exec("SELECT " + kVersionColumns +
+                                      " FROM model_versions v WHERE v.model_id = $1 AND v.status = "
+                                      "'production'",
+                                  {std::string(m.text(0, 0))}));
+  if (versions.empty()) return;
+  const ModelVersion& v = versions.front();
+  artifacts_.set_current(model, v.artifact_sha256);
+  if (triton_) {
+    const auto& input = v.manifest.at("input");
+    TritonModel t;
+    t.name = model;
+    t.version = v.version;
+    t.task = v.manifest.at("task").get<std::string>();
+    t.num_classes = v.manifest.value("num_classes", 2);
+    t.input_width = static_cast<int>(input.at("numeric_features").size() +
+                                     input.at("categorical_features").size());
+    t.max_batch_size = triton_->max_batch_size;
+    publish_to_triton(triton_->repository, t, artifacts_.verified_path(v.artifact_sha256));
+  }
+  tx.commit();
 }
 
 std::vector<std::string> Registry::collect_garbage(std::chrono::seconds min_age) {

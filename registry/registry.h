@@ -40,7 +40,7 @@ VersionStatus parse_status(std::string_view name);  // throws std::invalid_argum
 
 class RegistryError : public std::runtime_error {
  public:
-  enum class Code { kNotFound, kInvalidState, kArtifact };
+  enum class Code { kNotFound, kInvalidState, kArtifact, kConflict };
   RegistryError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
   Code code() const { return code_; }
 
@@ -86,6 +86,8 @@ struct Change {
   std::string actor = "ctd";
   std::string reason;
   nlohmann::json detail = nlohmann::json::object();  // added to the audit rows
+  // When not null, stored as the version's gate decision in the same transaction.
+  nlohmann::json gate = nullptr;
 };
 
 struct AliasMove {
@@ -127,6 +129,21 @@ struct WatchEnd {
   nlohmann::json outcome;
 };
 
+// A guardrail to open on a version as it is promoted (when it replaces one): judged on
+// `samples` samples after `seq_after`, ending unjudged at `deadline_ms` (epoch ms).
+struct GuardrailStart {
+  std::int64_t seq_after = 0, samples = 0, deadline_ms = 0;
+};
+
+struct PromoteOptions {
+  std::optional<WatchEnd> end_watch;  // the watch this promotion decides
+  // Refuse (kConflict) unless production is still this version (nullopt: none), so a decision
+  // made against a champion is not applied after another change of production.
+  bool check_production = false;
+  std::optional<int> expected_production;
+  std::optional<GuardrailStart> guardrail;
+};
+
 // Where production models are also published for Triton (registry/triton.h).
 struct TritonPublishing {
   std::filesystem::path repository;
@@ -151,7 +168,7 @@ class Registry {
   // Makes `version` (candidate, staging or archived) production; the previous production
   // version is archived. Checks the artifact first. Returns the previous production version.
   std::optional<int> promote(const std::string& model, int version, const Change& change,
-                             const std::optional<WatchEnd>& watch = std::nullopt);
+                             const PromoteOptions& options = {});
   // candidate -> staging (and the staging alias); opens a canary watch of `samples` samples
   // after `seq_after` against the current production version.
   void stage(const std::string& model, int version, std::int64_t seq_after, std::int64_t samples,
@@ -161,18 +178,13 @@ class Registry {
               const std::optional<WatchEnd>& watch = std::nullopt);
   // candidate -> failed (its evaluation could not be done).
   void mark_failed(const std::string& model, int version, const Change& change);
-  // Stores a gate decision on the version (no state change).
-  void record_gate(const std::string& model, int version, const nlohmann::json& gate);
-
-  // Moves production back: to `to_version` (archived) when given, else to the version that was
-  // production before the current one. The current one becomes archived, or rejected when
-  // `reject_current` (a guardrail rollback). Returns the new production version.
+  // Moves production back: to `to_version` (archived) when given, else to the newest archived
+  // version promoted before the current one's promotion (so rolling back twice goes back two
+  // promotions). The current one becomes archived, or rejected when `reject_current` (a
+  // guardrail rollback). Returns the new production version.
   int rollback(const std::string& model, std::optional<int> to_version, const Change& change,
                bool reject_current = false, const std::optional<WatchEnd>& watch = std::nullopt);
 
-  // Opens a guardrail watch on the current production version against `baseline_version`.
-  void open_guardrail(const std::string& model, int version, int baseline_version,
-                      std::int64_t seq_after, std::int64_t samples, std::int64_t deadline_ms);
   std::vector<Watch> open_watches(const std::string& model);
   // Ends an open watch without another change (guardrail passed or expired).
   void end_watch(const std::string& model, const WatchEnd& end);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -201,6 +202,52 @@ TEST_F(PromotionTest, FirstModelNeedsTheValueThresholdAndAWorseCandidateIsReject
   EXPECT_NE(worse.reason.find("improvement"), std::string::npos) << worse.reason;
   EXPECT_EQ(registry_->production("fraud")->version, first.version);
   EXPECT_EQ(worse.gate["champion_version"], first.version);
+}
+
+TEST_F(PromotionTest, OnlyTheModelsOwnFailureFailsACandidate) {
+  insert_samples(1, 2000);
+  const auto pipeline = pipeline_options();
+  const auto first = promotion_->consider_run(pipeline, train(true));
+  ASSERT_EQ(first.verdict, Verdict::kPromoted) << first.reason;
+  const auto production = registry_->get("fraud", first.version);
+
+  // A candidate whose artifact is no TorchScript model: the scorer fails on it -> failed.
+  registry::NewVersion junk;
+  junk.model = "fraud";
+  junk.artifact = tmp_.write("junk.pt", "not a model");
+  junk.manifest = production->manifest;
+  junk.metrics = junk.training_params = nlohmann::json::object();
+  junk.seq_first = 1;
+  junk.seq_last = 1600;
+  junk.snapshot_sha256 = "x";
+  const int junk_version = registry_->register_version(junk);
+  const auto failed = promotion_->gate(pipeline, junk_version);
+  EXPECT_EQ(failed.verdict, Verdict::kFailed);
+  EXPECT_NE(failed.reason.find("held-out evaluation failed"), std::string::npos) << failed.reason;
+  EXPECT_EQ(status(junk_version), VersionStatus::kFailed);
+  EXPECT_THROW(promotion_->gate(pipeline, junk_version), registry::RegistryError);
+
+  // Production's artifact is corrupt: a good candidate cannot be judged, and is not blamed.
+  const auto path = artifacts_->verified_path(production->artifact_sha256);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "tampered";
+  }
+  const std::int64_t run = train(true);
+  try {
+    promotion_->consider_run(pipeline, run);
+    ADD_FAILURE() << "judged against an unusable production model";
+  } catch (const promotion::EvaluationError& e) {
+    EXPECT_FALSE(e.model_fault());
+    EXPECT_NE(std::string(e.what()).find("production version 1 could not be scored"),
+              std::string::npos)
+        << e.what();
+  }
+  const auto waiting = registry_->versions("fraud").front();
+  EXPECT_EQ(waiting.status, VersionStatus::kCandidate);
+  EXPECT_EQ(registry_->production("fraud")->version, first.version);
 }
 
 TEST_F(PromotionTest, CanaryPromotesOrRejectsOnTheNextSamples) {

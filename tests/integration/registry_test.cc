@@ -196,23 +196,35 @@ TEST_F(RegistryTest, RollbackGoesBackToThePreviousOrANamedVersion) {
   EXPECT_EQ((*event)["event"], "rolled_back");
   EXPECT_EQ((*event)["version"], 2);
   EXPECT_EQ((*event)["previous_version"], 3);
+  // Rolling back again goes one more promotion back, not forward to 3.
+  EXPECT_EQ(registry_->rollback("fraud", std::nullopt, {"ops", "v2 too", {}}), v1);
+  EXPECT_THROW(registry_->rollback("fraud", std::nullopt, {"ops", "nothing before 1", {}}),
+               RegistryError);
 
   // To a named version; a guardrail rollback rejects the version it leaves.
+  EXPECT_EQ(registry_->rollback("fraud", v3, {"ops", "forward to three", {}}), v3);
   EXPECT_EQ(registry_->rollback("fraud", v1, {"ops", "back to one", {}}, /*reject_current=*/true),
             v1);
-  EXPECT_EQ(status(v2), VersionStatus::kRejected);
+  EXPECT_EQ(status(v3), VersionStatus::kRejected);
   EXPECT_EQ(registry_->production("fraud")->version, v1);
   EXPECT_EQ(artifacts_->current("fraud"), registry_->get("fraud", v1)->artifact_sha256);
   // A rejected version is no rollback target, and cannot be promoted.
-  EXPECT_THROW(registry_->rollback("fraud", v2, {"ops", "x", {}}), RegistryError);
-  EXPECT_THROW(registry_->promote("fraud", v2, {"ops", "x", {}}), RegistryError);
+  EXPECT_THROW(registry_->rollback("fraud", v3, {"ops", "x", {}}), RegistryError);
+  EXPECT_THROW(registry_->promote("fraud", v3, {"ops", "x", {}}), RegistryError);
+
+  // After a promotion, rollback finds the version it replaced even if it skipped rejected ones.
+  registry_->promote("fraud", v2, {"ops", "two again", {}});
+  EXPECT_EQ(registry_->rollback("fraud", std::nullopt, {"ops", "undo", {}}), v1);
 
   const auto history = registry_->alias_history("fraud");
-  ASSERT_EQ(history.size(), 5u);
+  ASSERT_EQ(history.size(), 9u);
   EXPECT_EQ(history[3].from_version, std::optional<int>(3));
   EXPECT_EQ(history[3].to_version, std::optional<int>(2));
   EXPECT_EQ(history[3].reason, "v3 misbehaves");
   EXPECT_EQ(history[4].to_version, std::optional<int>(1));
+  EXPECT_EQ(history[6].to_version, std::optional<int>(1));
+  EXPECT_EQ(history[8].from_version, std::optional<int>(2));
+  EXPECT_EQ(history[8].to_version, std::optional<int>(1));
 }
 
 TEST_F(RegistryTest, RefusedChangesLeaveNoTrace) {
@@ -287,6 +299,22 @@ TEST_F(RegistryTest, RefusedChangesLeaveNoTrace) {
   // The database refuses a second production version whatever the caller does.
   EXPECT_THROW(db_->exec("UPDATE model_versions SET status = 'production' WHERE version = 3"),
                pg::PgError);
+  // A decision made against a champion that is no longer production is not applied.
+  const int v4 = add_version("four");
+  const auto audit_now = count("SELECT count(*) FROM registry_audit");
+  try {
+    registry_->promote("fraud", v4, {"ctd", "gate passed", {}},
+                       registry::PromoteOptions{std::nullopt, true, 7, std::nullopt});
+    ADD_FAILURE() << "promoted against a stale champion";
+  } catch (const RegistryError& e) {
+    EXPECT_EQ(e.code(), RegistryError::Code::kConflict);
+    EXPECT_NE(std::string(e.what()).find("changed to version 1 while fraud version 4 was being "
+                                         "judged against version 7"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM registry_audit"), audit_now);
+  EXPECT_EQ(status(v4), VersionStatus::kCandidate);
 }
 
 TEST_F(RegistryTest, ArtifactsWithoutAVersionAreCollected) {
