@@ -30,6 +30,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+bool is_valid_name(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxNameLength &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+         });
+}
+
 std::string suggestion(std::string_view word, KeyList candidates) {
   std::optional<std::string_view> best;
   std::size_t best_distance = kMaxSuggestionDistance + 1;

@@ -49,6 +49,7 @@ class ErrorSink {
     at(YAML::Mark::null_mark(), std::move(key_path), std::move(message));
   }
   bool empty() const { return errors_.empty(); }
+  std::size_t count() const { return errors_.size(); }
 
   // Errors in file order; those without a position last.
   std::vector<ConfigError> take() && {
@@ -73,6 +74,10 @@ struct Field {
   YAML::Mark mark;
   std::string path;
 };
+
+// Names of things a user refers to later (pipelines, triggers): [a-z0-9_-]{1,kMaxNameLength}.
+inline constexpr std::size_t kMaxNameLength = 63;
+bool is_valid_name(std::string_view name);
 
 // " (did you mean 'x'?)" for the closest candidate within reach, or "".
 std::string suggestion(std::string_view word, KeyList candidates);
@@ -173,6 +178,7 @@ class MapReader {
   }
 
   ErrorSink& errors() const { return errors_; }
+  const Field& field() const { return field_; }
   const std::vector<Entry>& entries() const { return entries_; }
 
   std::string path_of(std::string_view key) const {
