@@ -67,30 +67,41 @@ constexpr std::string_view kScheduleKeys[] = {"name", "type", "cron", "every_s"}
 constexpr std::string_view kNewDataKeys[] = {"name", "type", "min_samples",
                                              "min_fraction_of_training_set"};
 constexpr std::string_view kDecayKeys[] = {
-    "name",      "type",      "signal",          "metric",  "higher_is_better", "window_samples",
-    "window_points", "criterion", "threshold",   "drop",    "drop_mode",        "baseline_metric",
-    "history",   "min_history", "quantile",      "sigmas",  "margin",           "detector"};
-constexpr std::string_view kDriftKeys[] = {
-    "name",          "type",           "features",           "source",
-    "window",        "numeric_metric", "numeric_threshold",  "categorical_metric",
-    "categorical_threshold", "policy", "quantile",           "history",
-    "min_history",   "rule",           "drift_share",        "correction",
-    "min_samples",   "reference"};
+    "name",          "type",        "signal",    "metric", "higher_is_better", "window_samples",
+    "window_points", "criterion",   "threshold", "drop",   "drop_mode",        "baseline_metric",
+    "history",       "min_history", "quantile",  "sigmas", "margin",           "detector"};
+constexpr std::string_view kDriftKeys[] = {"name",
+                                           "type",
+                                           "features",
+                                           "source",
+                                           "window",
+                                           "numeric_metric",
+                                           "numeric_threshold",
+                                           "categorical_metric",
+                                           "categorical_threshold",
+                                           "policy",
+                                           "quantile",
+                                           "history",
+                                           "min_history",
+                                           "rule",
+                                           "drift_share",
+                                           "correction",
+                                           "min_samples",
+                                           "reference"};
 constexpr std::string_view kCompositeKeys[] = {"name", "type", "mode", "n", "window_s", "of"};
 constexpr std::string_view kPageHinkleyKeys[] = {"type", "min_instances", "delta", "threshold",
                                                  "alpha"};
-constexpr std::string_view kAdwinKeys[] = {"type",        "delta",
-                                           "clock",       "max_buckets",
-                                           "min_window_length", "grace_period"};
+constexpr std::string_view kAdwinKeys[] = {
+    "type", "delta", "clock", "max_buckets", "min_window_length", "grace_period"};
 constexpr std::string_view kDdmKeys[] = {"type", "warm_start", "warning_threshold",
                                          "drift_threshold"};
 constexpr std::string_view kTumblingWindowKeys[] = {"type", "rows", "ks_sample", "duration_s"};
 constexpr std::string_view kSlidingWindowKeys[] = {"type", "rows", "panes"};
 constexpr std::string_view kDriftReferenceKeys[] = {"bins", "coarse_bins", "sample_size"};
 // The keys of a decay trigger that belong to one window criterion or another.
-constexpr std::string_view kCriterionKeys[] = {"threshold", "drop",     "drop_mode",
+constexpr std::string_view kCriterionKeys[] = {"threshold",       "drop",    "drop_mode",
                                                "baseline_metric", "history", "min_history",
-                                               "quantile",  "sigmas",   "margin"};
+                                               "quantile",        "sigmas",  "margin"};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -310,8 +321,8 @@ void read_decay_history(const MapReader& map, DecayOptions& out) {
   }
   const Field& where = min_field ? *min_field : *history_field;
   errors.at(where.mark, where.path,
-            fmt::format("min_history ({}{}) must not be greater than history ({})",
-                        out.min_history, min_field ? "" : ", the default", out.history));
+            fmt::format("min_history ({}{}) must not be greater than history ({})", out.min_history,
+                        min_field ? "" : ", the default", out.history));
 }
 
 void read_window_criterion(const MapReader& map, DecayOptions& out) {
@@ -384,14 +395,15 @@ void read_ddm(const MapReader& map, triggers::DdmOptions& out) {
     return;
   }
   const Field& where = drift_field ? *drift_field : *warning_field;
-  errors.at(where.mark, where.path,
-            fmt::format("drift_threshold ({}{}) must be greater than warning_threshold ({})",
-                        out.drift_threshold, drift_field ? "" : ", the default",
-                        out.warning_threshold));
+  errors.at(
+      where.mark, where.path,
+      fmt::format("drift_threshold ({}{}) must be greater than warning_threshold ({})",
+                  out.drift_threshold, drift_field ? "" : ", the default", out.warning_threshold));
 }
 
 KeyList detector_keys(std::optional<DecayCriterion> type) {
-  static const std::vector<std::string_view> all = union_of({kPageHinkleyKeys, kAdwinKeys, kDdmKeys});
+  static const std::vector<std::string_view> all =
+      union_of({kPageHinkleyKeys, kAdwinKeys, kDdmKeys});
   if (!type) return all;
   switch (*type) {
     case DecayCriterion::kPageHinkley:
@@ -406,8 +418,7 @@ KeyList detector_keys(std::optional<DecayCriterion> type) {
 void read_detector(const MapReader& decay, const Field& field, DecayOptions& out) {
   const MapReader map(decay.errors(), field, detector_keys(peek_type(field, kDetectorTypes)));
   ErrorSink& errors = map.errors();
-  const std::optional<Field> type_field =
-      map.require("type", " (page_hinkley, adwin or ddm)");
+  const std::optional<Field> type_field = map.require("type", " (page_hinkley, adwin or ddm)");
   const std::optional<DecayCriterion> type = read_choice(errors, type_field, kDetectorTypes);
   if (!type) return;
   out.criterion = *type;
@@ -432,7 +443,8 @@ DecayOptions read_decay(const MapReader& map, std::string name) {
   if (map.entry("criterion") != nullptr) {
     read_window_criterion(map, out);
   } else if (const std::optional<Field> detector = map.find("detector")) {
-    const std::string_view reason = "only allowed with a window criterion (a detector sees every value)";
+    const std::string_view reason =
+        "only allowed with a window criterion (a detector sees every value)";
     for (const std::string_view key : kCriterionKeys) map.reject(key, reason);
     map.reject(out.signal == DecaySignal::kMetric ? "window_points" : "window_samples", reason);
     read_detector(map, *detector, out);
@@ -553,8 +565,8 @@ void read_drift_side(const MapReader& map, std::string_view side, std::size_t wa
   const std::string threshold_key = fmt::format("{}_threshold", side);
   const std::optional<Field> metric_field = map.find(metric_key);
   const std::optional<drift::DriftMetric> chosen = read_choice(errors, metric_field, kDriftMetrics);
-  if (chosen && !(numeric ? drift::applies_to_numeric(*chosen)
-                          : drift::applies_to_categorical(*chosen))) {
+  if (chosen &&
+      !(numeric ? drift::applies_to_numeric(*chosen) : drift::applies_to_categorical(*chosen))) {
     errors.at(metric_field->mark, metric_field->path,
               fmt::format("{} does not apply to {} features ({} metrics: {})",
                           drift::to_string(*chosen), side, side,
@@ -601,8 +613,8 @@ void read_drift_policy(const MapReader& map, drift::DecisionOptions& out) {
   }
   const Field& where = min_field ? *min_field : *history_field;
   errors.at(where.mark, where.path,
-            fmt::format("min_history ({}{}) must not be greater than history ({})",
-                        out.min_history, min_field ? "" : ", the default", out.history));
+            fmt::format("min_history ({}{}) must not be greater than history ({})", out.min_history,
+                        min_field ? "" : ", the default", out.history));
 }
 
 void read_drift_decision(const MapReader& map, const drift::FeatureColumns& watched,
@@ -704,8 +716,8 @@ CompositeSpec read_composite(TriggerContext& ctx, const MapReader& map, std::str
 // ---- any trigger ----
 
 KeyList trigger_keys(std::optional<TriggerKind> kind) {
-  static const std::vector<std::string_view> all = union_of(
-      {kManualKeys, kScheduleKeys, kNewDataKeys, kDecayKeys, kDriftKeys, kCompositeKeys});
+  static const std::vector<std::string_view> all =
+      union_of({kManualKeys, kScheduleKeys, kNewDataKeys, kDecayKeys, kDriftKeys, kCompositeKeys});
   if (!kind) return all;
   switch (*kind) {
     case TriggerKind::kManual:

@@ -101,8 +101,8 @@ std::unique_ptr<Engine> engine_of(const EngineSpec& spec, const Clock& clock,
     ADD_FAILURE() << built.error().message;
     return nullptr;
   }
-  auto engine = Engine::create("churn", clock, built.value().limits,
-                               std::move(built.value().triggers));
+  auto engine =
+      Engine::create("churn", clock, built.value().limits, std::move(built.value().triggers));
   if (!engine) {
     ADD_FAILURE() << engine.error().message;
     return nullptr;
@@ -128,8 +128,8 @@ TEST(TriggerFactory, OneTriggerOfEveryKindBuildsAnEngine) {
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"manual", "schedule", "new_data", "decay", "drift",
                                              "composite"}));
-  EXPECT_EQ(names, (std::vector<std::string>{"ask", "nightly", "fresh", "errors", "features",
-                                             "both"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"ask", "nightly", "fresh", "errors", "features", "both"}));
   for (std::size_t i = 0; i < spec.triggers.size(); ++i) {
     EXPECT_EQ(to_string(spec.triggers[i].kind()), kinds[i]);
     EXPECT_EQ(spec.triggers[i].name(), names[i]);
@@ -140,8 +140,7 @@ TEST(TriggerFactory, OneTriggerOfEveryKindBuildsAnEngine) {
   ASSERT_NE(engine, nullptr);
   // Without a production model, decay and drift are warming up, and so is the composite (its
   // decay child is).
-  EXPECT_EQ(engine->describe()["warming_up"],
-            (nlohmann::json{"errors", "features", "both"}));
+  EXPECT_EQ(engine->describe()["warming_up"], (nlohmann::json{"errors", "features", "both"}));
   // The manual trigger is reachable by name, and its fire starts a training.
   Result<Decision> asked = engine->request_manual("ask", "new features shipped", "ops");
   ASSERT_TRUE(asked) << asked.error().message;
