@@ -13,9 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,94 +100,6 @@ constexpr std::string_view kDriftReferenceKeys[] = {"bins", "coarse_bins", "samp
 constexpr std::string_view kCriterionKeys[] = {"threshold",       "drop",    "drop_mode",
                                                "baseline_metric", "history", "min_history",
                                                "quantile",        "sigmas",  "margin"};
-
-// ---------------------------------------------------------------------------------------------
-// Helpers.
-
-// Every key of several key lists, once: the keys a map accepts while its type is unknown, so
-// that an unreadable type is the only error reported.
-std::vector<std::string_view> union_of(std::initializer_list<KeyList> lists) {
-  std::vector<std::string_view> keys;
-  for (const KeyList list : lists) {
-    for (const std::string_view key : list) {
-      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
-    }
-  }
-  return keys;
-}
-
-// The `type` of the map `field`, looked at without reporting anything: the keys that MapReader
-// accepts depend on it and are needed before `type` is read through it. nullopt when absent or
-// not a valid name.
-template <typename Choices>
-std::optional<typename Choices::value_type::Value> peek_type(const Field& field,
-                                                             const Choices& choices) {
-  if (!field.node.IsMap()) return std::nullopt;
-  const YAML::Node type = field.node["type"];
-  if (!type.IsDefined() || !type.IsScalar()) return std::nullopt;
-  typename Choices::value_type::Value value{};
-  if (choice_error(type.Scalar(), choices, value)) return std::nullopt;
-  return value;
-}
-
-bool has_key(const Field& field, std::string_view key) {
-  return field.node.IsMap() && field.node[std::string(key)].IsDefined();
-}
-
-// An interval of accepted numbers (infinite ends are open).
-struct Interval {
-  double low = -std::numeric_limits<double>::infinity();
-  double high = std::numeric_limits<double>::infinity();
-  bool low_open = false;
-  bool high_open = false;
-
-  bool contains(double value) const {
-    return (low_open ? value > low : value >= low) && (high_open ? value < high : value <= high);
-  }
-  std::string describe() const {
-    if (std::isinf(high)) return fmt::format("{} {}", low_open ? ">" : ">=", low);
-    return fmt::format("in {}{}, {}{}", low_open ? "(" : "[", low, high, high_open ? ")" : "]");
-  }
-};
-
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
-constexpr Interval kPositive{0, kInfinity, true, false};
-constexpr Interval kNonNegative{0, kInfinity, false, false};
-constexpr Interval kOpenUnit{0, 1, true, true};
-constexpr Interval kClosedUnit{0, 1, false, false};
-constexpr Interval kUpperClosedUnit{0, 1, true, false};
-
-// A finite number within `interval`; nullopt when absent or not acceptable (reported).
-std::optional<double> read_number_in(ErrorSink& errors, const std::optional<Field>& field,
-                                     Interval interval) {
-  const std::optional<double> value = read_number(errors, field);
-  if (value && !interval.contains(*value)) {
-    errors.at(field->mark, field->path,
-              fmt::format("must be {}, got {}", interval.describe(), *value));
-    return std::nullopt;
-  }
-  return value;
-}
-
-// Whether a key that was present was also read cleanly (an absent key counts as clean).
-template <typename T>
-bool read_cleanly(const std::optional<Field>& field, const std::optional<T>& value) {
-  return field.has_value() == value.has_value();
-}
-
-// Reports a map that has neither of two keys that it needs one of, or both of them.
-void require_one_of(const MapReader& map, std::string_view first, std::string_view second,
-                    std::string_view what) {
-  const MapReader::Entry* a = map.entry(first);
-  const MapReader::Entry* b = map.entry(second);
-  if (a != nullptr && b != nullptr) {
-    map.errors().at(b->key_mark, map.path_of(second),
-                    fmt::format("'{}' and '{}' are exclusive: set one of them", first, second));
-  } else if (a == nullptr && b == nullptr) {
-    map.errors().at(map.field().mark, map.field().path,
-                    fmt::format("{} needs '{}' or '{}'", what, first, second));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // One pipeline's triggers.
