@@ -1,7 +1,7 @@
-// Private to config/: what the readers (loader.cc, training_reader.cc, promotion_reader.cc) and
-// the renderer (render.cc) share — the names of enumerated values and the user-settable
-// run-spec keys, so that rendered YAML reads back to the same options, and case folding. Not
-// part of the module's API; include config/loader.h instead.
+// Private to config/: what the readers (loader.cc, training_reader.cc, promotion_reader.cc,
+// trigger_reader.cc) and the renderer (render.cc) share — the names of enumerated values and
+// the user-settable run-spec keys, so that rendered YAML reads back to the same options, and
+// case folding. Not part of the module's API; include config/loader.h instead.
 //
 // Thread-safety: constants and pure functions.
 #pragma once
@@ -48,6 +48,72 @@ inline constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{
     {"info", "info"},
     {"warn", "warn"},
     {"error", "error"},
+}};
+
+// A pipeline's `triggers` section (trigger_reader.cc), named as in triggers/.
+inline constexpr std::array<Choice<triggers::TriggerKind>, 6> kTriggerKinds{{
+    {"manual", triggers::TriggerKind::kManual},
+    {"schedule", triggers::TriggerKind::kSchedule},
+    {"new_data", triggers::TriggerKind::kNewData},
+    {"decay", triggers::TriggerKind::kDecay},
+    {"drift", triggers::TriggerKind::kDrift},
+    {"composite", triggers::TriggerKind::kComposite},
+}};
+inline constexpr std::array<Choice<triggers::DecaySignal>, 2> kDecaySignals{{
+    {"prequential_error", triggers::DecaySignal::kPrequentialError},
+    {"metric", triggers::DecaySignal::kMetric},
+}};
+// A decay trigger's window criteria (key "criterion") and its detectors (key "detector.type").
+inline constexpr std::array<Choice<triggers::DecayCriterion>, 4> kDecayCriteria{{
+    {"static_threshold", triggers::DecayCriterion::kStaticThreshold},
+    {"baseline_drop", triggers::DecayCriterion::kBaselineDrop},
+    {"quantile", triggers::DecayCriterion::kQuantile},
+    {"rolling_average", triggers::DecayCriterion::kRollingAverage},
+}};
+inline constexpr std::array<Choice<triggers::DecayCriterion>, 3> kDetectorTypes{{
+    {"page_hinkley", triggers::DecayCriterion::kPageHinkley},
+    {"adwin", triggers::DecayCriterion::kAdwin},
+    {"ddm", triggers::DecayCriterion::kDdm},
+}};
+inline constexpr std::array<Choice<triggers::DropMode>, 2> kDropModes{{
+    {"absolute", triggers::DropMode::kAbsolute},
+    {"relative", triggers::DropMode::kRelative},
+}};
+inline constexpr std::array<Choice<triggers::CompositeMode>, 3> kCompositeModes{{
+    {"any", triggers::CompositeMode::kAny},
+    {"all", triggers::CompositeMode::kAll},
+    {"at_least", triggers::CompositeMode::kAtLeast},
+}};
+inline constexpr std::array<Choice<triggers::DriftSource>, 2> kDriftSources{{
+    {"inferences", triggers::DriftSource::kInferences},
+    {"labels", triggers::DriftSource::kLabels},
+}};
+inline constexpr std::array<Choice<triggers::drift::WindowKind>, 2> kDriftWindowKinds{{
+    {"tumbling", triggers::drift::WindowKind::kTumbling},
+    {"sliding", triggers::drift::WindowKind::kSliding},
+}};
+// The canonical names first (rendering uses the first name of a value); "js" as `ctd drift`.
+inline constexpr std::array<Choice<triggers::drift::DriftMetric>, 7> kDriftMetrics{{
+    {"psi", triggers::drift::DriftMetric::kPsi},
+    {"jensen_shannon", triggers::drift::DriftMetric::kJensenShannon},
+    {"wasserstein", triggers::drift::DriftMetric::kWasserstein},
+    {"ks", triggers::drift::DriftMetric::kKolmogorovSmirnov},
+    {"chi2", triggers::drift::DriftMetric::kChiSquared},
+    {"linf", triggers::drift::DriftMetric::kLInfinity},
+    {"js", triggers::drift::DriftMetric::kJensenShannon},
+}};
+inline constexpr std::array<Choice<triggers::drift::ThresholdPolicy>, 2> kThresholdPolicies{{
+    {"static", triggers::drift::ThresholdPolicy::kStatic},
+    {"dynamic_quantile", triggers::drift::ThresholdPolicy::kDynamicQuantile},
+}};
+inline constexpr std::array<Choice<triggers::drift::DatasetRule>, 2> kDatasetRules{{
+    {"share", triggers::drift::DatasetRule::kShare},
+    {"any", triggers::drift::DatasetRule::kAny},
+}};
+inline constexpr std::array<Choice<triggers::drift::Correction>, 3> kCorrections{{
+    {"none", triggers::drift::Correction::kNone},
+    {"bonferroni", triggers::drift::Correction::kBonferroni},
+    {"benjamini_hochberg", triggers::drift::Correction::kBenjaminiHochberg},
 }};
 
 // The YAML form of a run-spec key's value (also its form in trainers::RunSpec::to_json()).

@@ -4,7 +4,8 @@
 // and a MapReader that checks a map's keys once (config/reader.h). Every problem is reported
 // into an ErrorSink instead of throwing, so one run shows all mistakes in the file. The
 // training sections are read by training_reader.cc, the promotion and registry sections by
-// promotion_reader.cc. Nothing here keeps state between calls.
+// promotion_reader.cc, the triggers sections by trigger_reader.cc. Nothing here keeps state
+// between calls.
 #include "config/loader.h"
 
 #include <fmt/format.h>
@@ -27,6 +28,7 @@
 #include "config/promotion_reader.h"
 #include "config/reader.h"
 #include "config/training_reader.h"
+#include "config/trigger_reader.h"
 
 namespace ctd::config {
 namespace {
@@ -55,10 +57,10 @@ using internal::read_registry_options;
 using internal::read_run_defaults;
 using internal::read_string;
 using internal::read_training_options;
+using internal::read_triggers;
 using internal::scalar;
 using internal::UniqueNames;
 
-constexpr std::size_t kMaxPipelineNameLength = 63;
 constexpr std::size_t kMaxTopicNameLength = 249;
 
 // ---------------------------------------------------------------------------------------------
@@ -86,8 +88,8 @@ constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait
                                             "retry_initial_ms",  "retry_max_ms"};
 constexpr std::string_view kHttpKeys[] = {"listen_address", "port"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
-constexpr std::string_view kPipelineKeys[] = {"name",    "topics",   "features", "label",
-                                              "dataset", "training", "promotion"};
+constexpr std::string_view kPipelineKeys[] = {"name",    "topics",   "features",  "label",
+                                              "dataset", "training", "promotion", "triggers"};
 constexpr std::string_view kTopicsKeys[] = {"labels", "inferences", "metrics"};
 constexpr std::string_view kFeatureKeys[] = {"name", "type", "required",
                                              "min",  "max",  "allowed_values"};
@@ -192,13 +194,6 @@ void read_bounds(const MapReader& map, std::optional<double>& min, std::optional
     map.errors().at(map.find("min")->mark, map.path_of("min"),
                     fmt::format("min ({}) must not be greater than max ({})", *min, *max));
   }
-}
-
-bool is_valid_pipeline_name(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxPipelineNameLength &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-         });
 }
 
 bool is_valid_topic_name(std::string_view name) {
@@ -306,10 +301,10 @@ PipelineOptions read_pipeline(ParseContext& ctx, const Field& item, UniqueNames&
   PipelineOptions pipeline;
   const std::optional<Field> name_field = map.require("name");
   if (std::optional<std::string> name = read_string(ctx.errors, name_field)) {
-    if (!is_valid_pipeline_name(*name)) {
+    if (!internal::is_valid_name(*name)) {
       ctx.errors.at(name_field->mark, name_field->path,
                     fmt::format("invalid pipeline name '{}': must match [a-z0-9_-]{{1,{}}}", *name,
-                                kMaxPipelineNameLength));
+                                internal::kMaxNameLength));
     }
     names.check(ctx.errors, *name, *name_field);
     pipeline.name = std::move(*name);
@@ -322,6 +317,7 @@ PipelineOptions read_pipeline(ParseContext& ctx, const Field& item, UniqueNames&
   pipeline.training = read_run_defaults(map, pipeline.features, ctx.config_dir);
   pipeline.promotion =
       read_promotion(map, pipeline.features, label ? std::optional(label->kind) : std::nullopt);
+  pipeline.triggers = read_triggers(map, pipeline.features, pipeline.topics);
   return pipeline;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "trainers/run_spec.h"
+#include "triggers/engine_spec.h"
 
 namespace ctd::config {
 
@@ -119,6 +120,14 @@ struct PipelineOptions {
   // absolute (a relative `model.path` is resolved against the config file's directory).
   trainers::RunSpec training;
   PromotionOptions promotion;  // key "promotion" (optional)
+  // Key "triggers" (optional): when the pipeline retrains by itself — its rate limits
+  // (`cooldown_s`, `min_interval_s`) and its triggers (`rules`), each with its kind's options as
+  // triggers/ defines them; triggers::build_triggers (triggers/factory.h) builds the engine's
+  // triggers from it. Absent: no triggers. Trigger names are unique within the pipeline (also
+  // inside composites) and match [a-z0-9_-]{1,63}; a drift trigger's `layout` is the
+  // pipeline's features (numeric and categorical, in configuration order, as ingestion lays
+  // out batches).
+  triggers::EngineSpec triggers;
 };
 
 struct KafkaOptions {

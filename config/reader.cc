@@ -30,6 +30,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+bool is_valid_name(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxNameLength &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+         });
+}
+
 std::string suggestion(std::string_view word, KeyList candidates) {
   std::optional<std::string_view> best;
   std::size_t best_distance = kMaxSuggestionDistance + 1;
@@ -113,6 +120,49 @@ std::optional<bool> read_bool(ErrorSink& errors, const std::optional<Field>& fie
                ? std::nullopt
                : std::optional(fmt::format("expected a boolean (true or false), got '{}'", text));
   });
+}
+
+std::string Interval::describe() const {
+  if (std::isinf(high)) return fmt::format("{} {}", low_open ? ">" : ">=", low);
+  return fmt::format("in {}{}, {}{}", low_open ? "(" : "[", low, high, high_open ? ")" : "]");
+}
+
+std::optional<double> read_number_in(ErrorSink& errors, const std::optional<Field>& field,
+                                     Interval interval) {
+  const std::optional<double> value = read_number(errors, field);
+  if (value && !interval.contains(*value)) {
+    errors.at(field->mark, field->path,
+              fmt::format("must be {}, got {}", interval.describe(), *value));
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool has_key(const Field& field, std::string_view key) {
+  return field.node.IsMap() && field.node[std::string(key)].IsDefined();
+}
+
+std::vector<std::string_view> union_of(std::initializer_list<KeyList> lists) {
+  std::vector<std::string_view> keys;
+  for (const KeyList list : lists) {
+    for (const std::string_view key : list) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+  }
+  return keys;
+}
+
+void require_one_of(const MapReader& map, std::string_view first, std::string_view second,
+                    std::string_view what) {
+  const MapReader::Entry* a = map.entry(first);
+  const MapReader::Entry* b = map.entry(second);
+  if (a != nullptr && b != nullptr) {
+    map.errors().at(b->key_mark, map.path_of(second),
+                    fmt::format("'{}' and '{}' are exclusive: set one of them", first, second));
+  } else if (a == nullptr && b == nullptr) {
+    map.errors().at(map.field().mark, map.field().path,
+                    fmt::format("{} needs '{}' or '{}'", what, first, second));
+  }
 }
 
 std::optional<std::vector<Field>> read_list(ErrorSink& errors, const std::optional<Field>& field) {

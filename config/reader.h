@@ -1,8 +1,9 @@
 // Private to config/: the strict, error-collecting YAML reading machinery shared by the
-// section readers (loader.cc, training_reader.cc): an ErrorSink that collects every problem
-// with its position, small typed readers of scalar values (read_int, read_string, ...) and a
-// MapReader that checks a map's keys once (unknown keys with a "did you mean" suggestion,
-// duplicates, missing required keys). Not part of the module's API.
+// section readers (loader.cc, training_reader.cc, promotion_reader.cc, trigger_reader.cc): an
+// ErrorSink that collects every problem with its position, small typed readers of scalar values
+// (read_int, read_string, read_number_in, ...), a MapReader that checks a map's keys once
+// (unknown keys with a "did you mean" suggestion, duplicates, missing required keys) and
+// helpers for maps whose keys depend on their `type`. Not part of the module's API.
 //
 // Thread-safety: no shared state; an ErrorSink and the readers over it belong to one parse.
 #pragma once
@@ -13,6 +14,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <initializer_list>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -49,6 +52,7 @@ class ErrorSink {
     at(YAML::Mark::null_mark(), std::move(key_path), std::move(message));
   }
   bool empty() const { return errors_.empty(); }
+  std::size_t count() const { return errors_.size(); }
 
   // Errors in file order; those without a position last.
   std::vector<ConfigError> take() && {
@@ -73,6 +77,10 @@ struct Field {
   YAML::Mark mark;
   std::string path;
 };
+
+// Names of things a user refers to later (pipelines, triggers): [a-z0-9_-]{1,kMaxNameLength}.
+inline constexpr std::size_t kMaxNameLength = 63;
+bool is_valid_name(std::string_view name);
 
 // " (did you mean 'x'?)" for the closest candidate within reach, or "".
 std::string suggestion(std::string_view word, KeyList candidates);
@@ -150,6 +158,58 @@ void assign(T& target, const std::optional<U>& value) {
   if (value) target = static_cast<T>(*value);
 }
 
+// Whether a key that was present was also read cleanly (an absent key counts as clean): rules
+// between keys are judged only on clean values, so that one mistake is reported once.
+template <typename T>
+bool read_cleanly(const std::optional<Field>& field, const std::optional<T>& value) {
+  return field.has_value() == value.has_value();
+}
+
+// An interval of accepted numbers; infinite ends are open.
+struct Interval {
+  double low = -std::numeric_limits<double>::infinity();
+  double high = std::numeric_limits<double>::infinity();
+  bool low_open = false;
+  bool high_open = false;
+
+  bool contains(double value) const {
+    return (low_open ? value > low : value >= low) && (high_open ? value < high : value <= high);
+  }
+  std::string describe() const;  // "> 0", ">= 0", "in (0, 1]", ...
+};
+
+inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
+inline constexpr Interval kPositive{0, kInfinity, true, false};
+inline constexpr Interval kNonNegative{0, kInfinity, false, false};
+inline constexpr Interval kOpenUnit{0, 1, true, true};
+inline constexpr Interval kClosedUnit{0, 1, false, false};
+inline constexpr Interval kUpperClosedUnit{0, 1, true, false};
+
+// A finite number within `interval`; nullopt when absent or not acceptable (reported).
+std::optional<double> read_number_in(ErrorSink& errors, const std::optional<Field>& field,
+                                     Interval interval);
+
+// Whether the map `field` has `key`.
+bool has_key(const Field& field, std::string_view key);
+
+// The `type` of the map `field`, looked at without reporting anything, for maps whose other
+// keys depend on their type: MapReader needs the keys before `type` is read (and reported)
+// through it. nullopt when absent or not one of `choices`.
+template <typename Choices>
+std::optional<typename Choices::value_type::Value> peek_type(const Field& field,
+                                                             const Choices& choices) {
+  if (!field.node.IsMap()) return std::nullopt;
+  const YAML::Node type = field.node["type"];  // a missing key's node throws unless checked
+  if (!type.IsDefined() || !type.IsScalar()) return std::nullopt;
+  typename Choices::value_type::Value value{};
+  if (choice_error(type.Scalar(), choices, value)) return std::nullopt;
+  return value;
+}
+
+// Every key of several key lists, once: the keys a map accepts while its type is unknown, so
+// that an unreadable type is the only error reported about it.
+std::vector<std::string_view> union_of(std::initializer_list<KeyList> lists);
+
 // A YAML map being read. Construction reports unknown keys (with a suggestion) and duplicate
 // keys. An absent or empty value reads as an empty map; a value of another type is reported
 // once and then reads as an empty map whose missing keys are not reported again.
@@ -173,6 +233,7 @@ class MapReader {
   }
 
   ErrorSink& errors() const { return errors_; }
+  const Field& field() const { return field_; }
   const std::vector<Entry>& entries() const { return entries_; }
 
   std::string path_of(std::string_view key) const {
@@ -251,6 +312,11 @@ class MapReader {
   bool report_missing_;
   std::vector<Entry> entries_;
 };
+
+// Reports a map that has both of two exclusive keys (at the second), or neither when it needs
+// one of them (`what` names the map: "a schedule trigger").
+void require_one_of(const MapReader& map, std::string_view first, std::string_view second,
+                    std::string_view what);
 
 // Reports a second use of a name (pipeline, feature, allowed value, topic) within its scope.
 class UniqueNames {

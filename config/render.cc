@@ -1,6 +1,7 @@
 // Renders config::Options back to YAML for `ctd check-config`, in the layout the loader
-// reads, with secrets masked: the password in the Postgres DSN (URI or key/value form) and
-// librdkafka properties whose names mention a password, secret or key. Pure functions.
+// reads (each pipeline's triggers with every resolved setting), with secrets masked: the
+// password in the Postgres DSN (URI or key/value form) and librdkafka properties whose names
+// mention a password, secret or key. Pure functions.
 #include "config/loader.h"
 
 #include <fmt/format.h>
@@ -9,11 +10,14 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,10 +27,22 @@
 namespace ctd::config {
 namespace {
 
+using internal::kCompositeModes;
+using internal::kCorrections;
+using internal::kDatasetRules;
+using internal::kDecayCriteria;
+using internal::kDecaySignals;
+using internal::kDetectorTypes;
+using internal::kDriftMetrics;
+using internal::kDriftSources;
+using internal::kDriftWindowKinds;
+using internal::kDropModes;
 using internal::kFeatureTypes;
 using internal::kLabelKinds;
 using internal::kLogFormats;
 using internal::kMetricDirections;
+using internal::kThresholdPolicies;
+using internal::kTriggerKinds;
 using internal::kRunSpecKeys;
 using internal::lowercase;
 using internal::SpecKey;
@@ -185,6 +201,201 @@ void emit_promotion(YAML::Emitter& out, const PromotionOptions& promotion) {
   out << YAML::EndMap;
 }
 
+// ---- a pipeline's triggers: every resolved setting of each trigger, defaults included; keys
+// that do not apply to a trigger's signal, criterion, window or policy are left out, as the
+// loader would reject them.
+
+void emit_trigger(YAML::Emitter& out, const triggers::TriggerSpec& trigger);
+
+void emit_schedule(YAML::Emitter& out, const triggers::ScheduleOptions& schedule) {
+  if (!schedule.cron.empty()) {
+    emit(out, "cron", schedule.cron);
+  } else {
+    emit(out, "every_s", schedule.interval.count());
+  }
+}
+
+void emit_new_data(YAML::Emitter& out, const triggers::NewDataOptions& new_data) {
+  if (new_data.min_samples > 0) emit(out, "min_samples", new_data.min_samples);
+  if (new_data.min_fraction > 0) {
+    emit(out, "min_fraction_of_training_set", shortest(new_data.min_fraction));
+  }
+}
+
+void emit_detector(YAML::Emitter& out, const triggers::DecayOptions& decay) {
+  out << YAML::Key << "detector" << YAML::Value << YAML::BeginMap;
+  emit(out, "type", std::string(name_of(kDetectorTypes, decay.criterion)));
+  if (decay.criterion == triggers::DecayCriterion::kPageHinkley) {
+    emit(out, "min_instances", decay.page_hinkley.min_instances);
+    emit(out, "delta", shortest(decay.page_hinkley.delta));
+    emit(out, "threshold", shortest(decay.page_hinkley.threshold));
+    emit(out, "alpha", shortest(decay.page_hinkley.alpha));
+  } else if (decay.criterion == triggers::DecayCriterion::kAdwin) {
+    emit(out, "delta", shortest(decay.adwin.delta));
+    emit(out, "clock", decay.adwin.clock);
+    emit(out, "max_buckets", decay.adwin.max_buckets);
+    emit(out, "min_window_length", decay.adwin.min_window_length);
+    emit(out, "grace_period", decay.adwin.grace_period);
+  } else {
+    emit(out, "warm_start", decay.ddm.warm_start);
+    emit(out, "warning_threshold", shortest(decay.ddm.warning_threshold));
+    emit(out, "drift_threshold", shortest(decay.ddm.drift_threshold));
+  }
+  out << YAML::EndMap;
+}
+
+void emit_window_criterion(YAML::Emitter& out, const triggers::DecayOptions& decay) {
+  if (decay.signal == triggers::DecaySignal::kMetric) {
+    emit(out, "window_points", decay.window_points);
+  } else {
+    emit(out, "window_samples", decay.window_samples);
+  }
+  emit(out, "criterion", std::string(name_of(kDecayCriteria, decay.criterion)));
+  switch (decay.criterion) {
+    case triggers::DecayCriterion::kStaticThreshold:
+      emit(out, "threshold", shortest(decay.threshold));
+      break;
+    case triggers::DecayCriterion::kBaselineDrop:
+      emit(out, "drop", shortest(decay.drop));
+      emit(out, "drop_mode", std::string(name_of(kDropModes, decay.drop_mode)));
+      if (!decay.baseline_metric.empty()) emit(out, "baseline_metric", decay.baseline_metric);
+      break;
+    default:  // kQuantile, kRollingAverage
+      emit(out, "history", decay.history);
+      emit(out, "min_history", decay.min_history);
+      if (decay.criterion == triggers::DecayCriterion::kQuantile) {
+        emit(out, "quantile", shortest(decay.quantile));
+      } else {
+        emit(out, "sigmas", shortest(decay.sigmas));
+        emit(out, "margin", shortest(decay.margin));
+      }
+      break;
+  }
+}
+
+void emit_decay(YAML::Emitter& out, const triggers::DecayOptions& decay) {
+  emit(out, "signal", std::string(name_of(kDecaySignals, decay.signal)));
+  if (decay.signal == triggers::DecaySignal::kMetric) {
+    emit(out, "metric", decay.metric);
+    emit(out, "higher_is_better", decay.higher_is_better);
+  }
+  const bool detector = std::ranges::any_of(
+      kDetectorTypes, [&decay](const auto& type) { return type.value == decay.criterion; });
+  if (detector) {
+    emit_detector(out, decay);
+  } else {
+    emit_window_criterion(out, decay);
+  }
+}
+
+void emit_drift_window(YAML::Emitter& out, const triggers::drift::WindowOptions& window) {
+  out << YAML::Key << "window" << YAML::Value << YAML::BeginMap;
+  emit(out, "type", std::string(name_of(kDriftWindowKinds, window.kind)));
+  if (window.duration.count() > 0) {
+    emit(out, "duration_s",
+         std::chrono::duration_cast<std::chrono::seconds>(window.duration).count());
+  } else {
+    emit(out, "rows", window.size);
+  }
+  if (window.kind == triggers::drift::WindowKind::kSliding) {
+    emit(out, "panes", window.panes);
+  } else {
+    emit(out, "ks_sample", window.ks_sample);
+  }
+  out << YAML::EndMap;
+}
+
+// The deciding metric and its threshold (the default one resolved) of one side, when the trigger
+// watches features of that type.
+void emit_drift_side(YAML::Emitter& out, std::string_view side, std::size_t watched,
+                     triggers::drift::DriftMetric metric, const std::optional<double>& threshold) {
+  if (watched == 0) return;
+  emit(out, fmt::format("{}_metric", side), std::string(name_of(kDriftMetrics, metric)));
+  emit(out, fmt::format("{}_threshold", side),
+       shortest(threshold.value_or(triggers::drift::default_threshold(metric))));
+}
+
+void emit_drift_decision(YAML::Emitter& out, const triggers::DriftTriggerOptions& drift) {
+  const triggers::drift::DecisionOptions& decision = drift.decision;
+  const triggers::drift::FeatureColumns watched =
+      triggers::drift::FeatureColumns::select(drift.layout, drift.features, nullptr);
+  emit_drift_side(out, "numeric", watched.numeric.size(), decision.numeric_metric,
+                  decision.numeric_threshold);
+  emit_drift_side(out, "categorical", watched.categorical.size(), decision.categorical_metric,
+                  decision.categorical_threshold);
+  emit(out, "policy", std::string(name_of(kThresholdPolicies, decision.policy)));
+  if (decision.policy == triggers::drift::ThresholdPolicy::kDynamicQuantile) {
+    emit(out, "quantile", shortest(decision.quantile));
+    emit(out, "history", decision.history);
+    emit(out, "min_history", decision.min_history);
+  }
+  emit(out, "rule", std::string(name_of(kDatasetRules, decision.rule)));
+  if (decision.rule == triggers::drift::DatasetRule::kShare) {
+    emit(out, "drift_share", shortest(decision.drift_share));
+  }
+  emit(out, "correction", std::string(name_of(kCorrections, decision.correction)));
+  emit(out, "min_samples", decision.min_samples);
+}
+
+void emit_drift(YAML::Emitter& out, const triggers::DriftTriggerOptions& drift) {
+  if (!drift.features.empty()) {
+    out << YAML::Key << "features" << YAML::Value << YAML::Flow << drift.features;
+  }
+  emit(out, "source", std::string(name_of(kDriftSources, drift.source)));
+  emit_drift_window(out, drift.window);
+  emit_drift_decision(out, drift);
+  out << YAML::Key << "reference" << YAML::Value << YAML::BeginMap;
+  emit(out, "bins", drift.summary.bins);
+  emit(out, "coarse_bins", drift.summary.coarse_bins);
+  emit(out, "sample_size", drift.summary.sample_size);
+  out << YAML::EndMap;
+}
+
+void emit_composite(YAML::Emitter& out, const triggers::CompositeSpec& composite) {
+  emit(out, "mode", std::string(name_of(kCompositeModes, composite.options.mode)));
+  if (composite.options.mode == triggers::CompositeMode::kAtLeast) {
+    emit(out, "n", composite.options.at_least);
+  }
+  if (composite.options.window) emit(out, "window_s", composite.options.window->count());
+  out << YAML::Key << "of" << YAML::Value << YAML::BeginSeq;
+  for (const triggers::TriggerSpec& child : composite.children) emit_trigger(out, child);
+  out << YAML::EndSeq;
+}
+
+void emit_trigger(YAML::Emitter& out, const triggers::TriggerSpec& trigger) {
+  out << YAML::BeginMap;
+  emit(out, "name", trigger.name());
+  emit(out, "type", std::string(name_of(kTriggerKinds, trigger.kind())));
+  std::visit(
+      [&out](const auto& options) {
+        using Options = std::decay_t<decltype(options)>;
+        if constexpr (std::is_same_v<Options, triggers::ScheduleOptions>) {
+          emit_schedule(out, options);
+        } else if constexpr (std::is_same_v<Options, triggers::NewDataOptions>) {
+          emit_new_data(out, options);
+        } else if constexpr (std::is_same_v<Options, triggers::DecayOptions>) {
+          emit_decay(out, options);
+        } else if constexpr (std::is_same_v<Options, triggers::DriftTriggerOptions>) {
+          emit_drift(out, options);
+        } else if constexpr (std::is_same_v<Options, triggers::CompositeSpec>) {
+          emit_composite(out, options);
+        }  // a manual trigger has no settings
+      },
+      trigger.options);
+  out << YAML::EndMap;
+}
+
+// Left out when the pipeline has no triggers (the loader requires at least one under `rules`).
+void emit_triggers(YAML::Emitter& out, const triggers::EngineSpec& engine) {
+  if (engine.triggers.empty()) return;
+  out << YAML::Key << "triggers" << YAML::Value << YAML::BeginMap;
+  emit(out, "cooldown_s", engine.limits.cooldown.count());
+  emit(out, "min_interval_s", engine.limits.min_interval.count());
+  out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  for (const triggers::TriggerSpec& trigger : engine.triggers) emit_trigger(out, trigger);
+  out << YAML::EndSeq << YAML::EndMap;
+}
+
 void emit_dataset(YAML::Emitter& out, const DatasetOptions& dataset) {
   out << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
   if (dataset.last_samples) emit(out, "last_samples", *dataset.last_samples);
@@ -300,6 +511,7 @@ void emit_pipeline(YAML::Emitter& out, const PipelineOptions& pipeline) {
   out << YAML::Key << "training" << YAML::Value;
   emit_spec_map(out, pipeline.training.to_json(), kRunSpecKeys);
   emit_promotion(out, pipeline.promotion);
+  emit_triggers(out, pipeline.triggers);
   out << YAML::EndMap;
 }
 
