@@ -19,6 +19,7 @@
 #include "daemon/http_server.h"
 #include "daemon/kafka_config.h"
 #include "daemon/launcher.h"
+#include "daemon/leadership.h"
 #include "daemon/metrics.h"
 #include "daemon/pg.h"
 #include "daemon/registry_wiring.h"
@@ -115,15 +116,30 @@ void start_embedded_broker(const config::Options& options,
                broker->bootstrap_servers());
 }
 
-// Judges the pipelines' canaries and guardrails every registry.watch_interval until stopped.
-// (The orchestration loop will drive this from ingestion; until then a timer does.)
-class WatchKeeper {
+// The work of the pipelines this replica leads (daemon/leadership.h): every tick it refreshes
+// its leadership (a takeover after a leader dies waits at most one tick), and every
+// registry.watch_interval it judges the due canaries and guardrails of the pipelines it leads.
+// (The orchestration loop will drive more of a leader's work from ingestion events.)
+class LeaderLoop {
  public:
-  WatchKeeper(const config::Options& options, registry::Registry& registry)
+  static constexpr std::chrono::seconds kMaxTick{2};
+
+  LeaderLoop(const config::Options& options, registry::Registry& registry,
+             metrics::Registry& metrics)
       : options_(options),
-        service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry),
-        thread_([this] { loop(); }) {}
-  ~WatchKeeper() {
+        leader_gauge_(metrics.gauge("ctd_pipeline_leader",
+                                    "1 if this replica runs the pipeline's triggers, training and "
+                                    "promotion (it holds the pipeline's leadership lock).",
+                                    {"pipeline"})),
+        leadership_(options.postgres.dsn, pipeline_names(options),
+                    [this](const std::string& pipeline, bool leads) {
+                      leader_gauge_.with({pipeline}).set(leads ? 1 : 0);
+                    }),
+        service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry) {
+    for (const auto& p : options.pipelines) leader_gauge_.with({p.name}).set(0);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~LeaderLoop() {
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
@@ -134,23 +150,40 @@ class WatchKeeper {
   }
 
  private:
+  static std::vector<std::string> pipeline_names(const config::Options& options) {
+    std::vector<std::string> names;
+    for (const auto& p : options.pipelines) names.push_back(p.name);
+    return names;
+  }
+
   void loop() {
+    const auto tick = std::min<std::chrono::seconds>(options_.registry.watch_interval, kMaxTick);
+    auto next_watch = std::chrono::steady_clock::now() + options_.registry.watch_interval;
     std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, options_.registry.watch_interval, [this] { return stop_; })) {
+    do {
       lock.unlock();
-      for (const auto& pipeline : options_.pipelines) {
-        if (stopping()) break;
-        try {
-          for (const auto& w : service_.check_watches(pipeline))
-            if (w.state != "waiting")
-              spdlog::info("{} of {} version {}: {}: {}", registry::watch_kind_name(w.kind),
-                           pipeline.name, w.version, w.state, w.reason);
-        } catch (const std::exception& e) {
-          spdlog::warn("checking the canaries and guardrails of {} failed: {}", pipeline.name,
-                       e.what());
-        }
+      leadership_.refresh();
+      if (std::chrono::steady_clock::now() >= next_watch) {
+        check_watches();
+        next_watch = std::chrono::steady_clock::now() + options_.registry.watch_interval;
       }
       lock.lock();
+    } while (!wake_.wait_for(lock, tick, [this] { return stop_; }));
+  }
+
+  void check_watches() {
+    for (const auto& pipeline : options_.pipelines) {
+      if (stopping()) return;
+      if (!leadership_.leads(pipeline.name)) continue;
+      try {
+        for (const auto& w : service_.check_watches(pipeline))
+          if (w.state != "waiting")
+            spdlog::info("{} of {} version {}: {}: {}", registry::watch_kind_name(w.kind),
+                         pipeline.name, w.version, w.state, w.reason);
+      } catch (const std::exception& e) {
+        spdlog::warn("checking the canaries and guardrails of {} failed: {}", pipeline.name,
+                     e.what());
+      }
     }
   }
 
@@ -160,12 +193,14 @@ class WatchKeeper {
   }
 
   const config::Options& options_;
+  metrics::Family<metrics::Gauge>& leader_gauge_;
+  Leadership leadership_;
   training::LocalProcessLauncher launcher_;
   promotion::PromotionService service_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
-  std::thread thread_;  // last: starts once everything above exists
+  std::thread thread_;  // started last, once everything above exists
 };
 
 }  // namespace
@@ -258,7 +293,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
       }
     });
   }
-  auto watch_keeper = std::make_unique<WatchKeeper>(options, models->registry);
+  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, registry);
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
 
@@ -266,7 +301,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   stop = true;
   for (std::thread& t : threads) t.join();
-  watch_keeper.reset();
+  leader_loop.reset();
   server->stop();
   io.stop();
   http_thread.join();

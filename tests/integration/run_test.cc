@@ -3,8 +3,11 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "daemon/pg.h"
 #include "daemon/run_store.h"
@@ -100,6 +103,46 @@ TEST_F(RunTest, AnUnknownKafkaPropertyStopsTheDaemonWithItsName) {
   ASSERT_TRUE(status) << daemon.log();
   EXPECT_EQ(*status, 1) << daemon.log();
   EXPECT_NE(daemon.log().find("no.such.property"), std::string::npos) << daemon.log();
+}
+
+// The value of ctd_pipeline_leader for pipeline p in the daemon's /metrics, if it answers.
+std::optional<int> leads_p(const DaemonProcess& daemon) {
+  const auto metrics = http_get(daemon.http_port(), "/metrics");
+  if (!metrics) return std::nullopt;
+  const std::string sample = "ctd_pipeline_leader{pipeline=\"p\"} ";
+  const auto at = metrics->body.find(sample);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoi(metrics->body.substr(at + sample.size(), 1));
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return condition();
+}
+
+TEST_F(RunTest, OneReplicaLeadsAPipelineAndAnotherTakesOverWhenItDies) {
+  auto first = std::make_unique<DaemonProcess>(config_with(""), env(),
+                                               std::vector<std::string>{"--migrate"});
+  ASSERT_TRUE(first->wait_ready(60s)) << first->log();
+  ASSERT_TRUE(eventually([&] { return leads_p(*first) == 1; }, 15s)) << first->log();
+  DaemonProcess second(config_with(""), env());
+  ASSERT_TRUE(second.wait_ready(60s)) << second.log();
+  // Several leadership rounds later the first still leads and the second does not.
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(leads_p(*first), 1);
+  EXPECT_EQ(leads_p(second), 0) << second.log();
+
+  first->signal(SIGKILL);
+  ASSERT_TRUE(first->wait_exit(30s).has_value());
+  first.reset();
+  EXPECT_TRUE(eventually([&] { return leads_p(second) == 1; }, 20s)) << second.log();
+  EXPECT_NE(second.log().find("leading pipeline p"), std::string::npos) << second.log();
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait_exit(30s), 0) << second.log();
 }
 
 }  // namespace
