@@ -35,26 +35,6 @@ std::int64_t newest_seq(pg::PgConnection& c, int pipeline_id) {
       .integer(0, 0);
 }
 
-// The pipeline as the model saw it: its numeric and categorical features, by the manifest.
-config::PipelineOptions layout_of(const config::PipelineOptions& pipeline,
-                                  const nlohmann::json& manifest) {
-  config::PipelineOptions p = pipeline;
-  p.features.clear();
-  const auto& input = manifest.at("input");
-  auto add = [&](std::string name, config::FeatureType type) {
-    config::FeatureSpec f;
-    f.name = std::move(name);
-    f.type = type;
-    f.required = false;
-    p.features.push_back(std::move(f));
-  };
-  for (const auto& name : input.at("numeric_features"))
-    add(name.get<std::string>(), config::FeatureType::kNumeric);
-  for (const auto& c : input.at("categorical_features"))
-    add(c.at("name").get<std::string>(), config::FeatureType::kCategorical);
-  return p;
-}
-
 std::string format_value(const std::optional<double>& v) {
   return v ? fmt::format("{:.4f}", *v) : std::string("n/a");
 }
@@ -115,23 +95,36 @@ PromotionService::PromotionService(PromotionSettings settings, std::string dsn,
       launcher_(launcher),
       registry_(registry) {}
 
-EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int pipeline_id,
-                                   const ModelVersion& v,
-                                   const training::ResolvedSelection& selection,
-                                   const std::string& purpose) {
-  static std::atomic<std::uint64_t> counter{0};
-  const auto dir = settings_.work_root / fmt::format("eval-{}-v{}-{}-{}-{}", pipeline.name,
-                                                     v.version, purpose, ::getpid(), ++counter);
-  std::filesystem::create_directories(dir);
-  struct Cleanup {
-    std::filesystem::path dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!keep) std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir, settings_.keep_work_dirs};
+// The samples of one judgement, exported once in the pipeline's current layout, in a work
+// directory of their own (removed afterwards unless keep_work_dirs). Every model is scored on
+// the same file: `ctd-train evaluate` matches it to each model's own input layout.
+struct PromotionService::Samples {
+  std::filesystem::path dir;
+  bool keep = false;
+  std::filesystem::path file() const { return dir / "samples.safetensors"; }
+  ~Samples() {
+    std::error_code ec;
+    if (!keep) std::filesystem::remove_all(dir, ec);
+  }
+};
 
+std::unique_ptr<PromotionService::Samples> PromotionService::export_samples(
+    const config::PipelineOptions& pipeline, int pipeline_id,
+    const training::ResolvedSelection& selection, const std::string& purpose) {
+  static std::atomic<std::uint64_t> counter{0};
+  auto samples = std::make_unique<Samples>();
+  samples->dir = settings_.work_root /
+                 fmt::format("{}-{}-{}-{}", purpose, pipeline.name, ::getpid(), ++counter);
+  samples->keep = settings_.keep_work_dirs;
+  std::filesystem::create_directories(samples->dir);
+  pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
+  training::export_snapshot(c, pipeline, pipeline_id, selection, {}, samples->file());
+  return samples;
+}
+
+EvalReport PromotionService::score(const config::PipelineOptions& pipeline, const Samples& samples,
+                                   const ModelVersion& v, const std::string& purpose) {
+  const auto output = samples.dir / fmt::format("evaluation-v{}-{}.json", v.version, purpose);
   // The artifact as stored: a missing or changed file fails here, before any scoring.
   std::filesystem::path model;
   try {
@@ -139,31 +132,18 @@ EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int 
   } catch (const registry::RegistryError& e) {
     throw EvaluationError(e.what(), true);
   }
-  training::ExportOptions options;
-  options.base_vocabularies = vocabularies_of(v.manifest);
-  options.freeze_vocabularies = true;
-  {
-    pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
-    training::export_snapshot(c, layout_of(pipeline, v.manifest), pipeline_id, selection, options,
-                              dir / "holdout.safetensors");
-  }
   std::string slices;
   for (const auto& s : pipeline.promotion.slices) slices += (slices.empty() ? "" : ",") + s;
   training::LaunchRequest request;
   request.run_id = fmt::format("evaluate {} v{} ({})", pipeline.name, v.version, purpose);
-  request.argv = {settings_.trainer.string(),
-                  "evaluate",
-                  "--model",
-                  model.string(),
-                  "--snapshot",
-                  (dir / "holdout.safetensors").string(),
-                  "--output",
-                  (dir / "evaluation.json").string()};
+  request.argv = {
+      settings_.trainer.string(), "evaluate", "--model",      model.string(), "--snapshot",
+      samples.file().string(),    "--output", output.string()};
   if (!slices.empty()) {
     request.argv.push_back("--slices");
     request.argv.push_back(slices);
   }
-  request.run_dir = dir;
+  request.run_dir = samples.dir;
   request.timeout = settings_.timeout;
   request.kill_grace = settings_.kill_grace;
   std::unique_ptr<training::RunHandle> handle;
@@ -189,7 +169,7 @@ EvalReport PromotionService::score(const config::PipelineOptions& pipeline, int 
                                       v.version, outcome.reason, tail),
                           model_fault);
   }
-  std::ifstream in(dir / "evaluation.json");
+  std::ifstream in(output);
   try {
     return EvalReport::from_json(nlohmann::json::parse(in));
   } catch (const std::exception& e) {
@@ -320,9 +300,10 @@ Outcome PromotionService::gate_once(const config::PipelineOptions& pipeline, int
                               candidate->seq_last, rules.min_holdout_samples),
                   nullptr);
 
+  const auto samples = export_samples(pipeline, pipeline_id, *holdout, "gate");
   EvalReport candidate_report, champion_report;
   try {
-    candidate_report = score(pipeline, pipeline_id, *candidate, *holdout, "candidate");
+    candidate_report = score(pipeline, *samples, *candidate, "candidate");
   } catch (const EvaluationError& e) {
     if (!e.model_fault()) throw;
     const std::string why = std::string("held-out evaluation failed: ") + e.what();
@@ -333,7 +314,7 @@ Outcome PromotionService::gate_once(const config::PipelineOptions& pipeline, int
   }
   if (champion) {
     try {
-      champion_report = score(pipeline, pipeline_id, *champion, *holdout, "production");
+      champion_report = score(pipeline, *samples, *champion, "production");
     } catch (const EvaluationError& e) {
       // No comparison without the champion's score; the candidate is not to blame.
       throw EvaluationError(
@@ -446,18 +427,20 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
     return result;
   }
   const training::ResolvedSelection selection{w.seq_after + 1, *last, std::nullopt, std::nullopt};
-  const nlohmann::json samples = {{"seq_first", selection.seq_first},
-                                  {"seq_last", selection.seq_last}};
+  const nlohmann::json window = {{"seq_first", selection.seq_first},
+                                 {"seq_last", selection.seq_last}};
   const auto watched = registry_.get(pipeline.name, w.version);
   if (!watched)
     throw registry::RegistryError(registry::RegistryError::Code::kNotFound,
                                   fmt::format("version {} is gone", w.version));
 
+  const auto samples =
+      export_samples(pipeline, pipeline_id, selection, std::string(watch_kind_name(w.kind)));
   if (w.kind == registry::WatchKind::kCanary) {
     const auto production = registry_.production(pipeline.name);
     EvalReport staged_report, production_report;
     try {
-      staged_report = score(pipeline, pipeline_id, *watched, selection, "canary");
+      staged_report = score(pipeline, *samples, *watched, "canary");
     } catch (const EvaluationError& e) {
       if (!e.model_fault()) throw;  // tried again next time
       result.state = "failed";
@@ -467,7 +450,7 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
       return result;
     }
     if (production)  // a production model that cannot be scored is no reason to judge: retry
-      production_report = score(pipeline, pipeline_id, *production, selection, "production");
+      production_report = score(pipeline, *samples, *production, "production");
     // The canary's sample count is its own (canary.samples), not the held-out minimum.
     config::PromotionOptions canary_rules = rules;
     canary_rules.min_holdout_samples = std::min(rules.min_holdout_samples, w.samples);
@@ -475,7 +458,7 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
         registry::decide(canary_rules, staged_report, production ? &production_report : nullptr);
     nlohmann::json outcome = d.to_json();
     outcome["kind"] = "canary";
-    outcome["samples"] = samples;
+    outcome["samples"] = window;
     outcome["samples"]["rows"] = staged_report.rows;
     if (production) outcome["champion_version"] = production->version;
     const registry::WatchEnd end{w.watch_id, d.passed ? "passed" : "failed", outcome};
@@ -514,13 +497,13 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
   EvalReport promoted_report, baseline_report;
   std::optional<std::string> promoted_failure;
   try {
-    promoted_report = score(pipeline, pipeline_id, *watched, selection, "guardrail");
+    promoted_report = score(pipeline, *samples, *watched, "guardrail");
   } catch (const EvaluationError& e) {
     if (!e.model_fault()) throw;
     promoted_failure = e.what();  // the new production model fails on live data: roll back
   }
   try {
-    baseline_report = score(pipeline, pipeline_id, *baseline, selection, "baseline");
+    baseline_report = score(pipeline, *samples, *baseline, "baseline");
   } catch (const EvaluationError& e) {
     if (!e.model_fault() || promoted_failure) throw;
     // Nothing to compare with: keep the new version, record why the guard ended.
@@ -540,7 +523,7 @@ WatchResult PromotionService::judge(const config::PipelineOptions& pipeline,
   nlohmann::json outcome = {{"kind", "guardrail"},
                             {"detail", guard.detail},
                             {"values", guard.values},
-                            {"samples", samples}};
+                            {"samples", window}};
   outcome["samples"]["rows"] = baseline_report.rows;
   if (guard.rollback) {
     result.state = "failed";

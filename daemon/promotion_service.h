@@ -6,9 +6,10 @@
 // one it replaced, rolled back automatically when it falls behind).
 //
 // Models are scored by `ctd-train evaluate` in a supervised child process, so the daemon never
-// loads LibTorch and a model that crashes its scorer fails only its own evaluation. Each model
-// is scored on a snapshot encoded with its own categorical vocabulary (values it never saw
-// become "unknown") and its own feature list.
+// loads LibTorch and a model that crashes its scorer fails only its own evaluation. The samples
+// of a judgement are exported once, in the pipeline's current layout; the scorer matches them
+// to each model's own feature list and vocabulary (values a model never saw are "unknown" to
+// it), and slices are formed from the samples' own values.
 //
 // Blocking calls; one caller per pipeline at a time (the orchestration loop). Thread-safe
 // across pipelines (the Registry serialises its changes per model).
@@ -101,10 +102,12 @@ class PromotionService {
   void stop(const std::string& why);
 
  private:
-  registry::EvalReport score(const config::PipelineOptions& pipeline, int pipeline_id,
-                             const registry::ModelVersion& version,
-                             const training::ResolvedSelection& selection,
-                             const std::string& purpose);
+  struct Samples;
+  std::unique_ptr<Samples> export_samples(const config::PipelineOptions& pipeline, int pipeline_id,
+                                          const training::ResolvedSelection& selection,
+                                          const std::string& purpose);
+  registry::EvalReport score(const config::PipelineOptions& pipeline, const Samples& samples,
+                             const registry::ModelVersion& version, const std::string& purpose);
   Outcome gate_once(const config::PipelineOptions& pipeline, int version);
   WatchResult judge(const config::PipelineOptions& pipeline, const registry::Watch& watch);
 

@@ -240,11 +240,10 @@ class RowReader {
   bool header_read_ = false, done_ = false;
 };
 
-// Final vocabulary: the base's values in their order, then the new ones sorted (unless
-// `frozen`: then new values encode as 0, unknown). Rewrites the first-appearance ids in
-// `column` of `data` into vocabulary codes.
+// Final vocabulary: the base's values in their order, then the new ones sorted. Rewrites the
+// first-appearance ids in `column` of `data` into vocabulary codes.
 std::vector<std::string> encode_vocabulary(const ValueIds& ids,
-                                           const std::vector<std::string>* base, bool frozen,
+                                           const std::vector<std::string>* base,
                                            trainers::Dataset& data, std::size_t column) {
   std::vector<std::string> vocabulary = base ? *base : std::vector<std::string>{};
   std::unordered_map<std::string, std::int64_t> code;
@@ -253,16 +252,12 @@ std::vector<std::string> encode_vocabulary(const ValueIds& ids,
   for (const auto& v : ids.values)
     if (!code.count(v)) fresh.push_back(v);
   std::sort(fresh.begin(), fresh.end());
-  if (frozen) fresh.clear();
   for (auto& v : fresh) {
     vocabulary.push_back(v);
     code.emplace(v, static_cast<std::int64_t>(vocabulary.size()));
   }
   std::vector<std::int64_t> remap(ids.values.size() + 1, 0);
-  for (std::size_t i = 0; i < ids.values.size(); ++i) {
-    const auto it = code.find(ids.values[i]);
-    remap[i + 1] = it == code.end() ? 0 : it->second;
-  }
+  for (std::size_t i = 0; i < ids.values.size(); ++i) remap[i + 1] = code.at(ids.values[i]);
   const std::size_t cw = data.categorical_width();
   for (std::size_t r = 0; r < data.rows(); ++r) {
     auto& cell = data.categorical[r * cw + column];
@@ -366,8 +361,7 @@ trainers::SnapshotInfo export_snapshot(pg::PgConnection& c, const config::Pipeli
   for (std::size_t i = 0; i < values.size(); ++i) {
     auto base = options.base_vocabularies.find(layout.categorical[i]->name);
     info.categorical_features[i].vocabulary = encode_vocabulary(
-        values[i], base == options.base_vocabularies.end() ? nullptr : &base->second,
-        options.freeze_vocabularies, data, i);
+        values[i], base == options.base_vocabularies.end() ? nullptr : &base->second, data, i);
   }
   Sha256 hasher;
   trainers::write_snapshot(path, data,

@@ -43,9 +43,6 @@ struct ExportOptions {
   // Vocabularies of the model being warm-started, by feature: their codes are kept and new
   // values are appended (sorted). Absent features get a sorted vocabulary.
   std::map<std::string, std::vector<std::string>> base_vocabularies;
-  // For scoring a trained model: the vocabularies are exactly base_vocabularies (none for an
-  // absent feature) and values outside them encode as 0, the code for missing or unknown.
-  bool freeze_vocabularies = false;
 };
 
 // Writes the snapshot of `selection` for `pipeline` to `path` and returns its description

@@ -6,7 +6,10 @@
 //   ctd-train evaluate --model FILE --snapshot FILE [--slices a,b] [--validation-fraction F]
 //                      [--predictions OUT.safetensors] [--output OUT.json]
 //       prints the model's metrics on the snapshot (all rows, or its validation split) as JSON,
-//       or writes them to OUT.json (atomically) when --output is given.
+//       or writes them to OUT.json (atomically) when --output is given. A model written by
+//       ctd-train is fed the snapshot in its own input layout (features matched by name,
+//       categorical values re-encoded with its vocabulary, unseen ones as 0); slices are
+//       formed from the snapshot's own values.
 //   ctd-train version
 //
 // Exit codes: 0 done, 1 unexpected error, 2 bad usage or spec, 3 training failed (the last
@@ -19,7 +22,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <span>
+#include <unordered_map>
 
 #include "trainers/run_spec.h"
 #include "trainers/safetensors.h"
@@ -165,7 +170,17 @@ int run_train(const std::map<std::string, std::string>& flags) {
 
 int run_evaluate(const std::map<std::string, std::string>& flags) {
   const Dataset data = read_snapshot(required(flags, "snapshot"));
-  torch::jit::Module module = torch::jit::load(required(flags, "model"), torch::kCPU);
+  std::unordered_map<std::string, std::string> extra_files{{"ctd_manifest.json", ""}};
+  torch::jit::Module module = torch::jit::load(required(flags, "model"), torch::kCPU, extra_files);
+  // A model ctd-train wrote carries its input layout: the snapshot's columns are matched to it
+  // by feature name and value, so any snapshot of the pipeline can be scored by any version.
+  std::optional<Dataset> aligned;
+  const std::string& manifest_text = extra_files["ctd_manifest.json"];
+  if (!manifest_text.empty()) {
+    const auto manifest = nlohmann::json::parse(manifest_text, nullptr, false);
+    if (manifest.is_object() && manifest.contains("input"))
+      aligned = align_to_model(data, manifest["input"]);
+  }
   std::vector<std::int64_t> rows;
   const double fraction =
       flags.count("validation-fraction") ? std::stod(flags.at("validation-fraction")) : 0;
@@ -177,7 +192,8 @@ int run_evaluate(const std::map<std::string, std::string>& flags) {
     std::stringstream s(flags.at("slices"));
     for (std::string part; std::getline(s, part, ',');) slices.push_back(part);
   }
-  Evaluation e = evaluate(module, data, rows, slices, torch::kCPU);
+  Evaluation e = aligned ? evaluate(module, *aligned, rows, slices, torch::kCPU, &data)
+                         : evaluate(module, data, rows, slices, torch::kCPU);
   if (flags.count("predictions")) {
     SafetensorsWriter writer;
     const auto n = static_cast<std::int64_t>(rows.size());

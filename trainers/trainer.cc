@@ -8,8 +8,10 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "trainers/eval_metrics.h"
 #include "trainers/model.h"
@@ -251,9 +253,61 @@ torch::Tensor model_input(const Dataset& data) {
   return x;
 }
 
+Dataset align_to_model(const Dataset& data, const nlohmann::json& input_layout) {
+  Dataset out;
+  out.info = data.info;
+  out.labels = data.labels;
+  out.weights = data.weights;
+  out.seqs = data.seqs;
+  out.event_time_ms = data.event_time_ms;
+  const std::size_t n = data.rows();
+  try {
+    out.info.numeric_features = input_layout.at("numeric_features").get<std::vector<std::string>>();
+    out.info.categorical_features.clear();
+    for (const auto& c : input_layout.at("categorical_features"))
+      out.info.categorical_features.push_back(
+          {c.at("name").get<std::string>(), c.at("vocabulary").get<std::vector<std::string>>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("malformed model input layout: ") + e.what());
+  }
+  const std::size_t dn = out.numeric_width(), sn = data.numeric_width();
+  out.numeric.assign(n * dn, std::numeric_limits<float>::quiet_NaN());
+  for (std::size_t k = 0; k < dn; ++k) {
+    const auto& names = data.info.numeric_features;
+    const auto it = std::find(names.begin(), names.end(), out.info.numeric_features[k]);
+    if (it == names.end()) continue;
+    const auto src = static_cast<std::size_t>(it - names.begin());
+    for (std::size_t r = 0; r < n; ++r) out.numeric[r * dn + k] = data.numeric[r * sn + src];
+  }
+  const std::size_t dc = out.categorical_width(), sc = data.categorical_width();
+  out.categorical.assign(n * dc, 0);
+  for (std::size_t k = 0; k < dc; ++k) {
+    const auto& model_feature = out.info.categorical_features[k];
+    std::size_t src = sc;
+    for (std::size_t j = 0; j < sc; ++j)
+      if (data.info.categorical_features[j].name == model_feature.name) src = j;
+    if (src == sc) continue;
+    std::unordered_map<std::string, std::int64_t> model_code;
+    for (std::size_t v = 0; v < model_feature.vocabulary.size(); ++v)
+      model_code.emplace(model_feature.vocabulary[v], static_cast<std::int64_t>(v + 1));
+    const auto& vocabulary = data.info.categorical_features[src].vocabulary;
+    std::vector<std::int64_t> remap(vocabulary.size() + 1, 0);
+    for (std::size_t v = 0; v < vocabulary.size(); ++v) {
+      const auto it = model_code.find(vocabulary[v]);
+      remap[v + 1] = it == model_code.end() ? 0 : it->second;
+    }
+    for (std::size_t r = 0; r < n; ++r) {
+      const auto code = data.categorical[r * sc + src];
+      out.categorical[r * dc + k] =
+          code >= 0 && static_cast<std::size_t>(code) < remap.size() ? remap[code] : 0;
+    }
+  }
+  return out;
+}
+
 Evaluation evaluate(torch::jit::Module& module, const Dataset& data,
                     const std::vector<std::int64_t>& rows, const std::vector<std::string>& slices,
-                    torch::Device device) {
+                    torch::Device device, const Dataset* slice_data) {
   torch::NoGradGuard no_grad;
   module.eval();
   const torch::Tensor x = model_input(data).index_select(0, rows_tensor(rows));
@@ -276,16 +330,16 @@ Evaluation evaluate(torch::jit::Module& module, const Dataset& data,
       evaluate_predictions(data.info.task, data.info.num_classes, e.scores, labels);
   e.metrics["rows"] = rows.size();
   nlohmann::json per_slice = nlohmann::json::object();
+  const Dataset& sd = slice_data ? *slice_data : data;
   for (const auto& name : slices) {
     std::size_t feature = 0;
-    while (feature < data.categorical_width() &&
-           data.info.categorical_features[feature].name != name)
+    while (feature < sd.categorical_width() && sd.info.categorical_features[feature].name != name)
       ++feature;
-    if (feature == data.categorical_width()) continue;  // validated by the daemon; skip here
-    const auto& vocab = data.info.categorical_features[feature].vocabulary;
+    if (feature == sd.categorical_width()) continue;  // validated by the daemon; skip here
+    const auto& vocab = sd.info.categorical_features[feature].vocabulary;
     std::map<std::int64_t, std::pair<std::vector<float>, std::vector<float>>> groups;
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto code = data.categorical[rows[i] * data.categorical_width() + feature];
+      const auto code = sd.categorical[rows[i] * sd.categorical_width() + feature];
       auto& [s, l] = groups[code];
       s.insert(s.end(), e.scores.begin() + i * k, e.scores.begin() + (i + 1) * k);
       l.push_back(labels[i]);

@@ -52,9 +52,19 @@ struct Evaluation {
   std::vector<float> scores;
   nlohmann::json metrics;
 };
+// Slices are formed from `slice_data`'s categorical values when given (the snapshot as exported,
+// when `data` is it aligned to a model by align_to_model(); the rows must correspond), else
+// from `data`'s.
 Evaluation evaluate(torch::jit::Module& module, const Dataset& data,
                     const std::vector<std::int64_t>& rows, const std::vector<std::string>& slices,
-                    torch::Device device);
+                    torch::Device device, const Dataset* slice_data = nullptr);
+
+// `data` re-expressed in the input layout a model was trained with (its manifest's "input":
+// "numeric_features" and "categorical_features" with their vocabularies): numeric columns by
+// name (a feature the snapshot lacks is missing, NaN), categorical values re-encoded with the
+// model's vocabulary (absent, missing or unseen by the model: 0). Labels, weights, seqs and
+// times are kept. Throws std::runtime_error on a malformed layout.
+Dataset align_to_model(const Dataset& data, const nlohmann::json& input_layout);
 
 // All features of `data` as the model input x ([n, numeric + categorical] float32, CPU).
 torch::Tensor model_input(const Dataset& data);

@@ -84,15 +84,16 @@ class PromotionTest : public ::testing::Test {
   }
 
   // Samples first..last: label 1 exactly when a > 0 (a learnable concept), colours cycling.
-  void insert_samples(std::int64_t first, std::int64_t last) {
+  void insert_samples(std::int64_t first, std::int64_t last,
+                      const std::string& colours = "{red,green,blue}") {
     db_->exec(
         "INSERT INTO samples (pipeline_id, seq, schema_id, topic_id, kafka_partition, "
         "kafka_offset, event_time, label, numeric, categorical) SELECT $1, s, 1, 1, 0, s, "
         "to_timestamp(1700000000 + s * 60), (a > 0)::int, ARRAY[a, cos(s)], "
-        "ARRAY[(ARRAY['red','green','blue'])[s % 3 + 1]] FROM (SELECT s, "
+        "ARRAY[($4::text[])[s % cardinality($4::text[]) + 1]] FROM (SELECT s, "
         "((abs(hashtext(s::text)) % 2000) / 500.0 - 2.0) AS a FROM generate_series($2::bigint, "
         "$3::bigint) s) t",
-        {std::to_string(pipeline_id_), std::to_string(first), std::to_string(last)});
+        {std::to_string(pipeline_id_), std::to_string(first), std::to_string(last), colours});
   }
 
   // A user TorchScript model that ignores its input: every score equal, ROC AUC 0.5.
@@ -195,13 +196,21 @@ TEST_F(PromotionTest, FirstModelNeedsTheValueThresholdAndAWorseCandidateIsReject
   EXPECT_TRUE(std::filesystem::exists(tmp_.path() +
                                       fmt::format("/triton/fraud/{}/model.pt", first.version)));
 
-  // New data; a candidate worse than production is rejected with the numbers, production stays.
-  insert_samples(2001, 2600);
+  // New data, with a colour no model has seen; a candidate worse than production is rejected
+  // with the numbers, production stays.
+  insert_samples(2001, 2600, "{red,green,blue,purple}");
   const auto worse = promotion_->consider_run(pipeline, train(false));
   EXPECT_EQ(worse.verdict, Verdict::kRejected);
   EXPECT_NE(worse.reason.find("improvement"), std::string::npos) << worse.reason;
   EXPECT_EQ(registry_->production("fraud")->version, first.version);
   EXPECT_EQ(worse.gate["champion_version"], first.version);
+  // Both models were scored on the same samples, sliced by their own values: the new colour is
+  // a slice of its own, not folded into "(missing)".
+  for (const char* side : {"candidate_evaluation", "champion_evaluation"}) {
+    const auto& colour = worse.gate[side]["slices"]["colour"];
+    EXPECT_EQ(colour["purple"]["rows"], 100) << side << ": " << colour.dump();
+    EXPECT_FALSE(colour.contains("(missing)")) << side << ": " << colour.dump();
+  }
 }
 
 TEST_F(PromotionTest, OnlyTheModelsOwnFailureFailsACandidate) {

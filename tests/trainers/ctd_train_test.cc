@@ -200,6 +200,37 @@ TEST_F(CtdTrain, UserTorchScriptModelRoundTripsToPython) {
     ASSERT_NEAR(cpp_scores[i], python_scores[i], 1e-6) << "row " << i;
 }
 
+// A snapshot in another layout (columns reordered, another vocabulary order, a value the model
+// never saw, a feature missing) is fed to the model in its own layout, and slices keep the
+// snapshot's values.
+TEST_F(CtdTrain, EvaluateMatchesFeaturesToTheModelByName) {
+  const std::string dir = prepare("relayout", "binary", mlp_spec(3));
+  ASSERT_EQ(train(dir).exit_code, 0);
+  ASSERT_EQ(python({"relayout", dir + "/snapshot.safetensors", dir + "/permuted.safetensors",
+                    dir + "/expected.safetensors"})
+                .exit_code,
+            0);
+  const RunResult cpp =
+      run_program({kTrainer, "evaluate", "--model", dir + "/model.pt", "--snapshot",
+                   dir + "/permuted.safetensors", "--slices", "colour", "--predictions",
+                   dir + "/pred.safetensors", "--output", dir + "/evaluation.json"},
+                  {}, kTimeout);
+  ASSERT_EQ(cpp.exit_code, 0) << cpp.output;
+  const RunResult py = python({"predict", dir + "/model.pt", dir + "/expected.safetensors"});
+  ASSERT_EQ(py.exit_code, 0) << py.output;
+  const auto expected = nlohmann::json::parse(py.output)["scores"].get<std::vector<float>>();
+  const auto scores = trainers::SafetensorsFile::read(dir + "/pred.safetensors")
+                          .values<float>("scores", trainers::DType::kF32);
+  ASSERT_EQ(scores.size(), expected.size());
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    ASSERT_NEAR(scores[i], expected[i], 1e-6) << "row " << i;
+  const auto evaluation = read_json(dir + "/evaluation.json");
+  const auto& colour = evaluation["slices"]["colour"];
+  EXPECT_TRUE(colour.contains("purple")) << colour.dump();
+  EXPECT_EQ(colour["purple"]["rows"], 400);  // every 10th of 4000 rows
+  EXPECT_TRUE(colour.contains("red")) << colour.dump();
+}
+
 TEST_F(CtdTrain, WarmStartContinuesFromTheProductionModel) {
   const std::string first = prepare("first", "binary", mlp_spec(4));
   ASSERT_EQ(train(first).exit_code, 0);

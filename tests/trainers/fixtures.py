@@ -139,6 +139,37 @@ def predict(model, snapshot):
     print(json.dumps({"scores": scores.reshape(-1).tolist()}))
 
 
+def relayout(src, permuted_out, expected_out):
+    """Writes `src` in another layout (numeric columns reversed, the colour vocabulary
+    reversed with a new value "purple" on every 10th row, shape dropped) and the input a model
+    trained on `src` should see for it (the original layout; purple and every shape: code 0)."""
+    meta, tensors, _ = read_safetensors(src)
+    info = json.loads(meta["ctd.snapshot"])
+    numeric = tensors["numeric"]
+    cat = tensors["categorical"].copy()
+    colours = info["categorical_features"][0]["vocabulary"]
+    purple = (tensors["seq"] % 10) == 0
+    reversed_colours = list(reversed(colours)) + ["purple"]
+    colour = cat[:, 0]
+    new_colour = np.where(colour == 0, 0, len(colours) + 1 - colour)
+    new_colour[purple] = len(reversed_colours)
+    permuted = dict(info)
+    permuted["numeric_features"] = list(reversed(info["numeric_features"]))
+    permuted["categorical_features"] = [{"name": "colour", "vocabulary": reversed_colours}]
+    out = {"numeric": ("F32", numeric[:, ::-1].copy()),
+           "categorical": ("I64", new_colour.reshape(-1, 1).astype(np.int64))}
+    for name in ("label", "weight", "seq", "event_time"):
+        out[name] = ("F32" if name in ("label", "weight") else "I64", tensors[name])
+    write_safetensors(permuted_out, out, {"ctd.snapshot": json.dumps(permuted)})
+    expected_cat = cat.copy()
+    expected_cat[purple, 0] = 0
+    expected_cat[:, 1] = 0
+    expected = {"numeric": ("F32", numeric), "categorical": ("I64", expected_cat)}
+    for name in ("label", "weight", "seq", "event_time"):
+        expected[name] = ("F32" if name in ("label", "weight") else "I64", tensors[name])
+    write_safetensors(expected_out, expected, {"ctd.snapshot": json.dumps(info)})
+
+
 def same_weights(a, b):
     import torch
     ma, mb = torch.jit.load(a), torch.jit.load(b)
@@ -183,6 +214,8 @@ def main(argv):
         user_model(argv[2], int(argv[3]), int(argv[4]))
     elif cmd == "predict":
         predict(argv[2], argv[3])
+    elif cmd == "relayout":
+        relayout(argv[2], argv[3], argv[4])
     elif cmd == "same-weights":
         return same_weights(argv[2], argv[3])
     elif cmd == "read-snapshot":
