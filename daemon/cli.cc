@@ -96,13 +96,20 @@ std::optional<config::Options> load_config(const std::string& path) {
   return std::get<config::Options>(std::move(result));
 }
 
-std::optional<int> parse_int(const std::string& text, int min, int max) {
-  int value = 0;
+std::optional<std::int64_t> parse_int64(const std::string& text, std::int64_t min,
+                                        std::int64_t max) {
+  std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<int> parse_int(const std::string& text, int min, int max) {
+  const auto value = parse_int64(text, min, max);
+  if (!value) return std::nullopt;
+  return static_cast<int>(*value);
 }
 
 std::optional<std::string> flag_value(const Args& args, const std::string& flag) {

@@ -1,6 +1,7 @@
 // Helpers shared by ctd's subcommands (daemon/cli.cc and the commands in their own files).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,5 +21,7 @@ std::optional<std::string> flag_value(const Args& args, const std::string& flag)
 // Loads and validates the configuration; prints the errors and returns nullopt on failure.
 std::optional<config::Options> load_config(const std::string& path);
 std::optional<int> parse_int(const std::string& text, int min, int max);
+std::optional<std::int64_t> parse_int64(const std::string& text, std::int64_t min,
+                                        std::int64_t max);
 
 }  // namespace ctd::cli

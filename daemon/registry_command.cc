@@ -53,9 +53,10 @@ std::string required(const Args& args, const std::string& flag) {
   return *v;
 }
 
-int int_flag(const Args& args, const std::string& flag, int min, int max) {
+std::int64_t int_flag(const Args& args, const std::string& flag, std::int64_t min,
+                      std::int64_t max) {
   const std::string text = required(args, flag);
-  const auto n = parse_int(text, min, max);
+  const auto n = parse_int64(text, min, max);
   if (!n)
     throw UsageError(flag + " must be an integer in [" + std::to_string(min) + ", " +
                      std::to_string(max) + "], got '" + text + "'");
@@ -184,9 +185,9 @@ int dispatch(const std::string& command, const Args& args) {
   } else if (command == "trained-on") {
     const std::string model = required(args, "--model");
     out = nlohmann::json::array();
-    for (const auto& v :
-         r.trained_on(model, int_flag(args, "--seq-first", 0, std::numeric_limits<int>::max()),
-                      int_flag(args, "--seq-last", 0, std::numeric_limits<int>::max())))
+    for (const auto& v : r.trained_on(
+             model, int_flag(args, "--seq-first", 0, std::numeric_limits<std::int64_t>::max()),
+             int_flag(args, "--seq-last", 0, std::numeric_limits<std::int64_t>::max())))
       out.push_back(version_summary(v));
   } else if (command == "gate" || command == "check-watches") {
     training::LocalProcessLauncher launcher;

@@ -43,7 +43,7 @@ std::optional<training::DatasetSelection> selection_from(const Args& args,
        {std::pair{"--last-samples", &s.last_samples}, std::pair{"--seq-first", &s.seq_first},
         std::pair{"--seq-last", &s.seq_last}}) {
     if (auto v = flag_value(args, flag)) {
-      const auto n = parse_int(*v, 1, std::numeric_limits<int>::max());
+      const auto n = parse_int64(*v, 1, std::numeric_limits<std::int64_t>::max());
       if (!n) {
         std::cerr << flag << " must be a positive integer, got '" << *v << "'\n";
         return std::nullopt;
@@ -117,9 +117,8 @@ int train(const Args& args) {
     std::optional<int> parent_version;
     if (request.spec.init == trainers::InitKind::kProduction) {
       if (const auto production = registry.registry.production(pipeline->name)) {
-        request.warm_start = training::WarmStart{
-            registry.registry.verified_artifact(*production),
-            promotion::vocabularies_of(production->manifest)};
+        request.warm_start = training::WarmStart{registry.registry.verified_artifact(*production),
+                                                 promotion::vocabularies_of(production->manifest)};
         parent_version = production->version;
       } else {
         std::cerr << "note: init is production but " << pipeline->name
