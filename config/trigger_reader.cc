@@ -217,22 +217,27 @@ void read_decay_signal(const MapReader& map, DecayOptions& out) {
 
 // history and min_history; the minimum must not exceed the history. Reported at min_history,
 // or at history when the minimum is the default.
-void read_decay_history(const MapReader& map, DecayOptions& out) {
+template <typename Int>
+void read_history_pair(const MapReader& map, Range range, Int& history_out, Int& min_out) {
   ErrorSink& errors = map.errors();
   const std::optional<Field> history_field = map.find("history");
   const std::optional<Field> min_field = map.find("min_history");
-  const std::optional<std::int64_t> history = read_int(errors, history_field, kDecayHistoryRange);
-  const std::optional<std::int64_t> min = read_int(errors, min_field, kDecayHistoryRange);
-  assign(out.history, history);
-  assign(out.min_history, min);
+  const std::optional<std::int64_t> history = read_int(errors, history_field, range);
+  const std::optional<std::int64_t> min = read_int(errors, min_field, range);
+  assign(history_out, history);
+  assign(min_out, min);
   if (!read_cleanly(history_field, history) || !read_cleanly(min_field, min) ||
-      out.min_history <= out.history) {
+      min_out <= history_out) {
     return;
   }
   const Field& where = min_field ? *min_field : *history_field;
   errors.at(where.mark, where.path,
-            fmt::format("min_history ({}{}) must not be greater than history ({})", out.min_history,
-                        min_field ? "" : ", the default", out.history));
+            fmt::format("min_history ({}{}) must not be greater than history ({})", min_out,
+                        min_field ? "" : ", the default", history_out));
+}
+
+void read_decay_history(const MapReader& map, DecayOptions& out) {
+  read_history_pair(map, kDecayHistoryRange, out.history, out.min_history);
 }
 
 void read_window_criterion(const MapReader& map, DecayOptions& out) {
@@ -511,20 +516,7 @@ void read_drift_policy(const MapReader& map, drift::DecisionOptions& out) {
     return;
   }
   assign(out.quantile, read_number_in(errors, map.find("quantile"), kClosedUnit));
-  const std::optional<Field> history_field = map.find("history");
-  const std::optional<Field> min_field = map.find("min_history");
-  const std::optional<std::int64_t> history = read_int(errors, history_field, kDriftHistoryRange);
-  const std::optional<std::int64_t> min = read_int(errors, min_field, kDriftHistoryRange);
-  assign(out.history, history);
-  assign(out.min_history, min);
-  if (!read_cleanly(history_field, history) || !read_cleanly(min_field, min) ||
-      out.min_history <= out.history) {
-    return;
-  }
-  const Field& where = min_field ? *min_field : *history_field;
-  errors.at(where.mark, where.path,
-            fmt::format("min_history ({}{}) must not be greater than history ({})", out.min_history,
-                        min_field ? "" : ", the default", out.history));
+  read_history_pair(map, kDriftHistoryRange, out.history, out.min_history);
 }
 
 void read_drift_decision(const MapReader& map, const drift::FeatureColumns& watched,
