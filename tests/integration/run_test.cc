@@ -14,6 +14,7 @@
 #include "daemon/schema.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace ctd::testing {
 namespace {
@@ -103,6 +104,20 @@ TEST_F(RunTest, AnUnknownKafkaPropertyStopsTheDaemonWithItsName) {
   ASSERT_TRUE(status) << daemon.log();
   EXPECT_EQ(*status, 1) << daemon.log();
   EXPECT_NE(daemon.log().find("no.such.property"), std::string::npos) << daemon.log();
+}
+
+TEST_F(RunTest, AnUnusableArtifactRootStopsTheDaemonWithItsPath) {
+  // A regular file where the artifact store's directory should be.
+  TempDir dir("ctd-artifact-root");
+  const std::string file = dir.write("not-a-directory", "x");
+  auto e = env();
+  e["CTD_ARTIFACT_ROOT"] = file;
+  DaemonProcess daemon(config_with(""), e, {"--migrate"});
+  const auto status = daemon.wait_exit(60s);
+  ASSERT_TRUE(status) << daemon.log();
+  EXPECT_EQ(*status, 2) << daemon.log();
+  EXPECT_NE(daemon.log().find("refusing to start: artifact store " + file), std::string::npos)
+      << daemon.log();
 }
 
 // The value of ctd_pipeline_leader for pipeline p in the daemon's /metrics, if it answers.
