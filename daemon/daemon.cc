@@ -22,6 +22,7 @@
 #include "daemon/leadership.h"
 #include "daemon/metrics.h"
 #include "daemon/pg.h"
+#include "daemon/pipeline_manager.h"
 #include "daemon/registry_wiring.h"
 #include "daemon/run_store.h"
 #include "daemon/schema.h"
@@ -117,14 +118,14 @@ void start_embedded_broker(const config::Options& options,
 }
 
 // The work of the pipelines this replica leads (daemon/leadership.h): every tick it refreshes
-// its leadership (a takeover after a leader dies waits at most one tick), and every
-// registry.watch_interval it judges the due canaries and guardrails of the pipelines it leads.
-// (The orchestration loop will drive more of a leader's work from ingestion events.)
+// its leadership (a takeover after a leader dies waits at most one tick), runs one round of
+// each led pipeline's continuous-training loop (daemon/pipeline_manager.h) when it has
+// triggers, and every registry.watch_interval judges the due canaries and guardrails.
 class LeaderLoop {
  public:
   static constexpr std::chrono::seconds kMaxTick{2};
 
-  LeaderLoop(const config::Options& options, registry::Registry& registry,
+  LeaderLoop(const config::Options& options, registry::Registry& registry, training::RunStore& runs,
              metrics::Registry& metrics)
       : options_(options),
         leader_gauge_(metrics.gauge("ctd_pipeline_leader",
@@ -135,8 +136,15 @@ class LeaderLoop {
                     [this](const std::string& pipeline, bool leads) {
                       leader_gauge_.with({pipeline}).set(leads ? 1 : 0);
                     }),
+        training_(wiring::training_settings(options.training), options.postgres.dsn, launcher_,
+                  runs),
         service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry) {
-    for (const auto& p : options.pipelines) leader_gauge_.with({p.name}).set(0);
+    for (const auto& p : options.pipelines) {
+      leader_gauge_.with({p.name}).set(0);
+      if (!p.triggers.triggers.empty())
+        managers_.push_back(std::make_unique<loop::PipelineManager>(p, options.postgres.dsn,
+                                                                    training_, service_, registry));
+    }
     thread_ = std::thread([this] { loop(); });
   }
   ~LeaderLoop() {
@@ -147,6 +155,8 @@ class LeaderLoop {
     service_.stop("the daemon is stopping");  // cancels a scorer that is running now
     wake_.notify_all();
     thread_.join();
+    training_.shutdown("the daemon is stopping");  // the managers' trainings end cancelled
+    managers_.clear();
   }
 
  private:
@@ -163,12 +173,30 @@ class LeaderLoop {
     do {
       lock.unlock();
       leadership_.refresh();
+      run_pipelines();
       if (std::chrono::steady_clock::now() >= next_watch) {
         check_watches();
         next_watch = std::chrono::steady_clock::now() + options_.registry.watch_interval;
       }
       lock.lock();
     } while (!wake_.wait_for(lock, tick, [this] { return stop_; }));
+  }
+
+  void run_pipelines() {
+    for (auto& manager : managers_) {
+      if (stopping()) return;
+      if (!leadership_.leads(manager->pipeline())) {
+        manager->reset();
+        continue;
+      }
+      try {
+        manager->step();
+      } catch (const std::exception& e) {
+        spdlog::warn("{}: the training loop's round failed: {}; starting over from the database",
+                     manager->pipeline(), e.what());
+        manager->reset();
+      }
+    }
   }
 
   void check_watches() {
@@ -196,7 +224,9 @@ class LeaderLoop {
   metrics::Family<metrics::Gauge>& leader_gauge_;
   Leadership leadership_;
   training::LocalProcessLauncher launcher_;
+  training::TrainingService training_;
   promotion::PromotionService service_;
+  std::vector<std::unique_ptr<loop::PipelineManager>> managers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
@@ -293,7 +323,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
       }
     });
   }
-  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, registry);
+  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry);
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
 

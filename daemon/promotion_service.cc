@@ -187,7 +187,8 @@ void PromotionService::stop(const std::string& why) {
 
 Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline, std::int64_t run_id,
                                        const nlohmann::json& trigger,
-                                       std::optional<int> parent_version) {
+                                       std::optional<int> parent_version,
+                                       std::optional<std::int64_t> trigger_event_id) {
   registry::NewVersion nv;
   {
     pg::PgConnection c(pg::with_connect_timeout(dsn_, 10));
@@ -220,6 +221,7 @@ Outcome PromotionService::consider_run(const config::PipelineOptions& pipeline, 
     nv.run_id = run_id;
     nv.trigger = trigger;
     nv.parent_version = parent_version;
+    nv.trigger_event_id = trigger_event_id;
   }
   const int version = registry_.register_version(nv);
   const auto v = registry_.get(pipeline.name, version);

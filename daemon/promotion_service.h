@@ -83,7 +83,8 @@ class PromotionService {
   // pg::PgError when the run cannot be registered.
   Outcome consider_run(const config::PipelineOptions& pipeline, std::int64_t run_id,
                        const nlohmann::json& trigger = nullptr,
-                       std::optional<int> parent_version = std::nullopt);
+                       std::optional<int> parent_version = std::nullopt,
+                       std::optional<std::int64_t> trigger_event_id = std::nullopt);
 
   // Gates a registered candidate version. If the candidate cannot be scored because of the
   // model, it is marked failed; if scoring fails for other reasons (including production's

@@ -21,6 +21,18 @@ RegistryParts::RegistryParts(const config::Options& options)
     : artifacts(options.registry.artifact_root),
       registry(options.postgres.dsn, artifacts, triton_of(options.registry)) {}
 
+training::TrainingSettings training_settings(const config::TrainingOptions& t) {
+  training::TrainingSettings s;
+  s.trainer = trainer_path(t);
+  s.run_root = t.run_root;
+  s.timeout = t.timeout;
+  s.kill_grace = t.kill_grace;
+  s.memory_limit_bytes = t.memory_limit_mb << 20;
+  s.max_concurrent_runs = t.max_concurrent_runs;
+  s.code_version = std::string("ctd ") + CTD_VERSION;
+  return s;
+}
+
 promotion::PromotionSettings promotion_settings(const config::Options& options) {
   promotion::PromotionSettings s;
   s.trainer = trainer_path(options.training);

@@ -7,6 +7,7 @@
 
 #include "config/options.h"
 #include "daemon/promotion_service.h"
+#include "daemon/training_service.h"
 #include "registry/artifact_store.h"
 #include "registry/registry.h"
 
@@ -20,6 +21,9 @@ struct RegistryParts {
   registry::ArtifactStore artifacts;
   registry::Registry registry;
 };
+
+// How training runs are executed, from the `training` section.
+training::TrainingSettings training_settings(const config::TrainingOptions& training);
 
 // Evaluations run under training.run_root/evaluations with the training timeouts.
 promotion::PromotionSettings promotion_settings(const config::Options& options);

@@ -317,10 +317,9 @@ std::optional<ResolvedSelection> resolve_selection(pg::PgConnection& c, int pipe
   return out;
 }
 
-trainers::SnapshotInfo export_snapshot(pg::PgConnection& c, const config::PipelineOptions& pipeline,
-                                       int pipeline_id, const ResolvedSelection& selection,
-                                       const ExportOptions& options,
-                                       const std::filesystem::path& path) {
+trainers::Dataset load_dataset(pg::PgConnection& c, const config::PipelineOptions& pipeline,
+                               int pipeline_id, const ResolvedSelection& selection,
+                               const ExportOptions& options) {
   const ingest::FeatureLayout layout(pipeline);
   trainers::Dataset data;
   auto& info = data.info;
@@ -363,6 +362,15 @@ trainers::SnapshotInfo export_snapshot(pg::PgConnection& c, const config::Pipeli
     info.categorical_features[i].vocabulary = encode_vocabulary(
         values[i], base == options.base_vocabularies.end() ? nullptr : &base->second, data, i);
   }
+  data.info.rows = static_cast<std::int64_t>(data.rows());
+  return data;
+}
+
+trainers::SnapshotInfo export_snapshot(pg::PgConnection& c, const config::PipelineOptions& pipeline,
+                                       int pipeline_id, const ResolvedSelection& selection,
+                                       const ExportOptions& options,
+                                       const std::filesystem::path& path) {
+  trainers::Dataset data = load_dataset(c, pipeline, pipeline_id, selection, options);
   Sha256 hasher;
   trainers::write_snapshot(path, data,
                            {[&](std::span<const std::byte> bytes) { hasher.update(bytes); },

@@ -45,6 +45,12 @@ struct ExportOptions {
   std::map<std::string, std::vector<std::string>> base_vocabularies;
 };
 
+// The samples of `selection` in memory, as export_snapshot() would write them (without the
+// content hash). For the orchestration loop, which feeds them to the trigger engine.
+trainers::Dataset load_dataset(pg::PgConnection& connection,
+                               const config::PipelineOptions& pipeline, int pipeline_id,
+                               const ResolvedSelection& selection, const ExportOptions& options);
+
 // Writes the snapshot of `selection` for `pipeline` to `path` and returns its description
 // (rows, content hash, vocabularies). Throws pg::PgError on database errors and
 // std::runtime_error on malformed stored data or I/O failure.

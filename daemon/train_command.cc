@@ -31,14 +31,7 @@ constexpr int kExitFailed = 1, kExitUsage = 2, kExitCancelled = 3;
 // Applies --last-samples, --seq-first/--seq-last and the pipeline's dataset window.
 std::optional<training::DatasetSelection> selection_from(const Args& args,
                                                          const config::PipelineOptions& p) {
-  training::DatasetSelection s;
-  if (p.dataset.last_samples) s.last_samples = *p.dataset.last_samples;
-  if (p.dataset.last_days) {
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    s.event_time_from_ms = now_ms - *p.dataset.last_days * 86'400'000LL;
-  }
+  training::DatasetSelection s = training::dataset_selection(p);
   for (const auto& [flag, target] :
        {std::pair{"--last-samples", &s.last_samples}, std::pair{"--seq-first", &s.seq_first},
         std::pair{"--seq-last", &s.seq_last}}) {
@@ -51,18 +44,6 @@ std::optional<training::DatasetSelection> selection_from(const Args& args,
       *target = *n;
     }
   }
-  return s;
-}
-
-training::TrainingSettings settings_from(const config::TrainingOptions& t) {
-  training::TrainingSettings s;
-  s.trainer = wiring::trainer_path(t);
-  s.run_root = t.run_root;
-  s.timeout = t.timeout;
-  s.kill_grace = t.kill_grace;
-  s.memory_limit_bytes = t.memory_limit_mb << 20;
-  s.max_concurrent_runs = t.max_concurrent_runs;
-  s.code_version = std::string("ctd ") + CTD_VERSION;
   return s;
 }
 
@@ -136,8 +117,8 @@ int train(const Args& args) {
     for (auto id : store.recover_abandoned())
       spdlog::warn("training run {} was left unfinished by a stopped daemon; marked failed", id);
     training::LocalProcessLauncher launcher;
-    training::TrainingService service(settings_from(options->training), options->postgres.dsn,
-                                      launcher, store);
+    training::TrainingService service(wiring::training_settings(options->training),
+                                      options->postgres.dsn, launcher, store);
     const std::string request_reason = request.reason;
     const std::int64_t run_id = service.start(std::move(request));
     std::cerr << "training run " << run_id << " started\n";

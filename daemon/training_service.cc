@@ -42,6 +42,18 @@ struct TrainingService::Run {
   RunResult result;
 };
 
+DatasetSelection dataset_selection(const config::PipelineOptions& p) {
+  DatasetSelection s;
+  if (p.dataset.last_samples) s.last_samples = *p.dataset.last_samples;
+  if (p.dataset.last_days) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    s.event_time_from_ms = now_ms - *p.dataset.last_days * 86'400'000LL;
+  }
+  return s;
+}
+
 TrainingService::TrainingService(TrainingSettings settings, std::string dsn, Launcher& launcher,
                                  RunStore& store)
     : settings_(std::move(settings)), dsn_(std::move(dsn)), launcher_(launcher), store_(store) {}

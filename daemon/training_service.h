@@ -40,6 +40,10 @@ struct TrainingSettings {
   std::string code_version;  // recorded in every spec and manifest
 };
 
+// The samples a training run of `pipeline` uses by its `dataset` settings (newest N, last D
+// days counted from now); no sequence bounds.
+DatasetSelection dataset_selection(const config::PipelineOptions& pipeline);
+
 struct WarmStart {
   std::filesystem::path model_path;                              // the production model artifact
   std::map<std::string, std::vector<std::string>> vocabularies;  // from its snapshot

@@ -1,0 +1,325 @@
+#include "daemon/pipeline_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fmt/format.h>
+
+#include "daemon/snapshot_export.h"
+#include "triggers/factory.h"
+#include "triggers/time_format.h"
+
+namespace ctd::loop {
+namespace {
+
+using triggers::TimePoint;
+
+// Samples as the trigger engine reads them: doubles and strings, row-major, owned here.
+struct OwnedBatch {
+  std::vector<double> numeric;
+  std::vector<std::string> categorical;
+  std::vector<std::uint8_t> set;
+  std::vector<double> labels;
+  triggers::FeatureBatchView view;
+
+  explicit OwnedBatch(const trainers::Dataset& d) {
+    const std::size_t n = d.rows(), dn = d.numeric_width(), dc = d.categorical_width();
+    numeric.assign(d.numeric.begin(), d.numeric.end());
+    categorical.resize(n * dc);
+    set.assign(n * dc, 0);
+    for (std::size_t i = 0; i < n * dc; ++i) {
+      const std::int64_t code = d.categorical[i];
+      if (code <= 0) continue;
+      categorical[i] = d.info.categorical_features[i % dc].vocabulary[code - 1];
+      set[i] = 1;
+    }
+    labels.assign(d.labels.begin(), d.labels.end());
+    view.rows = n;
+    view.numeric_width = dn;
+    view.categorical_width = dc;
+    view.numeric = numeric;
+    view.categorical = categorical;
+    view.categorical_set = set;
+  }
+};
+
+std::string epoch_ms(TimePoint t) {
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+std::optional<TimePoint> time_of(const pg::PgResult& r, int row, int column) {
+  if (r.is_null(row, column)) return std::nullopt;
+  return TimePoint(std::chrono::milliseconds(r.integer(row, column)));
+}
+
+}  // namespace
+
+PipelineManager::PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
+                                 training::TrainingService& training,
+                                 promotion::PromotionService& promotion,
+                                 registry::Registry& registry)
+    : pipeline_(pipeline),
+      dsn_(std::move(dsn)),
+      training_(training),
+      promotion_(promotion),
+      registry_(registry) {}
+
+PipelineManager::~PipelineManager() {
+  if (runner_.joinable()) runner_.join();
+}
+
+void PipelineManager::reset() {
+  engine_.reset();
+  held_.clear();
+  connection_.reset();
+}
+
+void PipelineManager::start() {
+  connection_ = std::make_unique<pg::PgConnection>(pg::with_liveness_checks(dsn_, 10));
+  auto& c = *connection_;
+  pipeline_id_ = static_cast<int>(
+      c.exec("WITH ins AS (INSERT INTO pipelines (name) VALUES ($1) ON CONFLICT (name) DO NOTHING "
+             "RETURNING pipeline_id) SELECT pipeline_id FROM ins UNION ALL SELECT pipeline_id "
+             "FROM pipelines WHERE name = $1",
+             {pipeline_.name})
+          .integer(0, 0));
+  const std::string id = std::to_string(pipeline_id_);
+  const auto expired = c.exec(
+      "UPDATE trigger_events SET status = 'expired', updated_at = now() WHERE pipeline_id = $1 "
+      "AND status = 'held'",
+      {id});
+  if (expired.affected() > 0)
+    spdlog::warn("{}: {} trigger event(s) held by a previous leader expired", pipeline_.name,
+                 expired.affected());
+
+  // Schedules resume from their last recorded fire, so a missed slot fires once.
+  triggers::ScheduleAnchors anchors;
+  anchors.pipeline_start = clock_.now();
+  const auto fires = c.exec(
+      "SELECT trigger, (extract(epoch FROM max(fired_at)) * 1000)::bigint FROM trigger_events "
+      "WHERE pipeline_id = $1 AND kind = 'schedule' GROUP BY trigger",
+      {id});
+  for (int i = 0; i < fires.rows(); ++i)
+    anchors.last_fired[std::string(fires.text(i, 0))] = *time_of(fires, i, 1);
+  auto built = triggers::build_triggers(pipeline_.triggers, anchors);
+  if (!built) throw std::runtime_error("cannot build the triggers: " + built.error().message);
+
+  // Rate limits hold across restarts: the last training's start and end.
+  triggers::EngineHistory history;
+  const auto runs = c.exec(
+      "SELECT (extract(epoch FROM max(created_at)) * 1000)::bigint, (extract(epoch FROM "
+      "max(finished_at)) * 1000)::bigint FROM training_runs WHERE pipeline_id = $1",
+      {id});
+  history.last_training_started = time_of(runs, 0, 0);
+  history.last_training_finished = time_of(runs, 0, 1);
+  auto engine = triggers::Engine::create(pipeline_.name, clock_, built.value().limits,
+                                         std::move(built.value().triggers), history);
+  if (!engine)
+    throw std::runtime_error("cannot create the trigger engine: " + engine.error().message);
+  engine_ = std::move(engine.value());
+
+  // New samples are counted from the end of the newest training's snapshot.
+  const auto last = c.exec(
+      "SELECT coalesce(max(s.seq_last), 0) FROM training_runs r JOIN snapshots s USING "
+      "(snapshot_id) WHERE r.pipeline_id = $1",
+      {id});
+  last_seq_ = last.integer(0, 0);
+  if (const auto production = registry_.production(pipeline_.name))
+    promoted(production->version, std::nullopt);
+  spdlog::info("{}: trigger engine started ({} trigger(s)); samples after seq {} count as new",
+               pipeline_.name, pipeline_.triggers.triggers.size(), last_seq_);
+}
+
+void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutcome> finished) {
+  const auto v = registry_.get(pipeline_.name, version);
+  if (!v) {
+    if (finished) handle(engine_->training_finished(*finished));
+    return;
+  }
+  triggers::ModelContext model;
+  model.version = v->version;
+  model.training_rows = v->row_count;
+  if (v->metrics.contains("validation"))
+    for (const auto& [name, value] : v->metrics["validation"].items())
+      if (value.is_number()) model.baseline_metrics[name] = value.get<double>();
+  model.promoted_at = clock_.now();
+  // The drift reference: the model's training samples (the newest 200,000 of its range).
+  constexpr std::int64_t kMaxReferenceRows = 200'000;
+  std::optional<OwnedBatch> reference;
+  try {
+    training::ResolvedSelection range{std::max(v->seq_first, v->seq_last - kMaxReferenceRows + 1),
+                                      v->seq_last, std::nullopt, std::nullopt};
+    reference.emplace(training::load_dataset(*connection_, pipeline_, pipeline_id_, range, {}));
+    model.reference = &reference->view;
+  } catch (const std::exception& e) {
+    spdlog::warn("{}: no drift reference for version {}: {}", pipeline_.name, version, e.what());
+  }
+  handle(finished ? engine_->training_finished(*finished, &model)
+                  : engine_->on_model_promoted(model));
+}
+
+void PipelineManager::step() {
+  if (!engine_) start();
+  finish_training();
+  feed_samples();
+  handle(engine_->tick());
+}
+
+void PipelineManager::feed_samples() {
+  for (std::int64_t fed = 0; fed < kMaxSamplesPerStep;) {
+    training::DatasetSelection s;
+    s.seq_first = last_seq_ + 1;
+    s.seq_last = last_seq_ + std::min<std::int64_t>(10'000, kMaxSamplesPerStep - fed);
+    const auto range = training::resolve_selection(*connection_, pipeline_id_, s);
+    if (!range) return;
+    const trainers::Dataset data =
+        training::load_dataset(*connection_, pipeline_, pipeline_id_, *range, {});
+    OwnedBatch batch(data);
+    triggers::LabeledBatch labeled;
+    labeled.first_seq = range->seq_first;
+    labeled.features = batch.view;
+    labeled.labels = batch.labels;
+    labeled.at = clock_.now();
+    last_seq_ = range->seq_last;
+    fed += static_cast<std::int64_t>(data.rows());
+    handle(engine_->on_labels(labeled));
+  }
+}
+
+std::vector<std::int64_t> PipelineManager::record(const std::vector<triggers::Fire>& fires,
+                                                  const std::string& status,
+                                                  std::optional<std::string> deferred_by,
+                                                  std::optional<std::int64_t> run_id) {
+  std::vector<std::int64_t> ids;
+  for (const auto& f : fires) {
+    // A fire held earlier already has its row: it moves on instead of being written again.
+    const auto held = std::find_if(held_.begin(), held_.end(), [&](const Held& h) {
+      return h.trigger == f.trigger && h.at == f.at;
+    });
+    if (held != held_.end()) {
+      connection_->exec(
+          "UPDATE trigger_events SET status = $2, deferred_by = $3, run_id = $4, updated_at = "
+          "now() WHERE event_id = $1",
+          {std::to_string(held->event_id), status, deferred_by,
+           run_id ? pg::Param(std::to_string(*run_id)) : std::nullopt});
+      ids.push_back(held->event_id);
+      if (status != "held") held_.erase(held);
+      continue;
+    }
+    const std::int64_t event_id =
+        connection_
+            ->exec(
+                "INSERT INTO trigger_events (pipeline_id, trigger, kind, reason, evidence, "
+                "fired_at, status, deferred_by, run_id) VALUES ($1, $2, $3, $4, $5::jsonb, "
+                "to_timestamp($6::bigint / 1000.0), $7, $8, $9) RETURNING event_id",
+                {std::to_string(pipeline_id_), f.trigger, f.kind, f.reason,
+                 f.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                 epoch_ms(f.at), status, deferred_by,
+                 run_id ? pg::Param(std::to_string(*run_id)) : std::nullopt})
+            .integer(0, 0);
+    ids.push_back(event_id);
+    if (status == "held") held_.push_back({event_id, f.trigger, f.at});
+  }
+  return ids;
+}
+
+void PipelineManager::handle(const triggers::Decision& d) {
+  if (!d.superseded.empty()) record(d.superseded, "superseded", std::nullopt, std::nullopt);
+  if (d.kind == triggers::DecisionKind::kDeferred && !d.fires.empty()) {
+    record(d.fires, "held",
+           d.deferred_by ? std::optional<std::string>(triggers::to_string(*d.deferred_by))
+                         : std::nullopt,
+           std::nullopt);
+    for (const auto& f : d.fires)
+      spdlog::info("{}: trigger {} fired ({}); held: {}", pipeline_.name, f.trigger, f.reason,
+                   d.deferred_by ? triggers::to_string(*d.deferred_by) : "deferred");
+  }
+  if (d.start_training()) start_training(d);
+}
+
+void PipelineManager::start_training(const triggers::Decision& d) {
+  training::RunRequest request;
+  request.pipeline = pipeline_;
+  request.spec = pipeline_.training;
+  request.selection = training::dataset_selection(pipeline_);
+  request.selection.seq_last =
+      promotion::training_seq_last(*connection_, pipeline_id_, pipeline_.promotion);
+  std::string reasons;
+  nlohmann::json fires = nlohmann::json::array();
+  for (const auto& f : d.fires) {
+    reasons += (reasons.empty() ? "" : "; ") + f.trigger + ": " + f.reason;
+    fires.push_back({{"trigger", f.trigger},
+                     {"kind", f.kind},
+                     {"reason", f.reason},
+                     {"evidence", f.evidence},
+                     {"at", triggers::format_utc(f.at)}});
+  }
+  request.reason = "trigger: " + reasons;
+  request.requested_by = "ctd";
+  std::optional<int> parent;
+  if (request.spec.init == trainers::InitKind::kProduction) {
+    if (const auto production = registry_.production(pipeline_.name)) {
+      request.warm_start = training::WarmStart{registry_.verified_artifact(*production),
+                                               promotion::vocabularies_of(production->manifest)};
+      parent = production->version;
+    } else {
+      request.spec.init = trainers::InitKind::kScratch;
+    }
+  }
+  if (runner_.joinable()) runner_.join();  // the previous one has reported (finish_training)
+  std::int64_t run_id = 0;
+  try {
+    run_id = training_.start(request);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: cannot start a training run: {}", pipeline_.name, e.what());
+    handle(engine_->training_finished(triggers::TrainingOutcome::kFailed));
+    return;
+  }
+  const auto ids = record(d.fires, "started", std::nullopt, run_id);
+  spdlog::info("{}: training run {} started by {}", pipeline_.name, run_id, request.reason);
+  const nlohmann::json trigger = {{"fires", fires}, {"event_ids", ids}};
+  const std::optional<std::int64_t> event_id =
+      ids.empty() ? std::nullopt : std::optional<std::int64_t>(ids.front());
+  runner_done_ = false;
+  runner_ = std::thread([this, run_id, trigger, parent, event_id] {
+    Finished finished;
+    try {
+      const training::RunResult result = training_.wait(run_id);
+      if (result.state == training::RunState::kSucceeded) {
+        finished.outcome = triggers::TrainingOutcome::kSucceeded;
+        const auto o = promotion_.consider_run(pipeline_, run_id, trigger, parent, event_id);
+        spdlog::info("{}: version {} {}: {}", pipeline_.name, o.version,
+                     promotion::verdict_name(o.verdict), o.reason);
+        if (o.verdict == promotion::Verdict::kPromoted) finished.promoted_version = o.version;
+      } else {
+        finished.outcome = result.state == training::RunState::kCancelled
+                               ? triggers::TrainingOutcome::kCancelled
+                               : triggers::TrainingOutcome::kFailed;
+        spdlog::warn("{}: training run {} {}: {}", pipeline_.name, run_id,
+                     training::run_state_name(result.state), result.failure_reason);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("{}: training run {} could not be completed: {}", pipeline_.name, run_id,
+                    e.what());
+    }
+    std::lock_guard lock(mutex_);
+    finished_ = finished;
+    runner_done_ = true;
+  });
+}
+
+void PipelineManager::finish_training() {
+  std::optional<Finished> finished;
+  {
+    std::lock_guard lock(mutex_);
+    finished.swap(finished_);
+  }
+  if (!finished) return;
+  if (runner_.joinable()) runner_.join();
+  if (finished->promoted_version)
+    promoted(*finished->promoted_version, finished->outcome);  // the triggers' new model
+  else
+    handle(engine_->training_finished(finished->outcome));
+}
+
+}  // namespace ctd::loop

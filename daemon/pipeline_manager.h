@@ -1,0 +1,105 @@
+// The continuous-training loop of one pipeline, run by the replica that leads it
+// (daemon/leadership.h): new labeled samples go to the pipeline's trigger engine, and a
+// decision to retrain becomes trigger event rows, a training run (TrainingService) and the
+// promotion gate (PromotionService); the outcome goes back to the engine, and a promoted model
+// becomes the triggers' new reference and baseline.
+//
+// Samples are read from PostgreSQL in sequence order (sequence order is commit order), so the
+// leader sees every partition's samples, whichever replica ingested them. State that must
+// survive a restart lives in PostgreSQL: a new leader feeds the engine from the end of the
+// newest training's snapshot, anchors schedules at their last recorded fire, takes the rate
+// limits' history from training_runs, and marks events held by a previous leader expired.
+//
+// Not yet: prequential scores (the decay trigger's error stream), the inferences and metrics
+// streams, and replaying held events after a restart.
+//
+// Thread-safety: step() and reset() from one thread (the leader loop); the training and its
+// gate run on a thread of the manager's own.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/options.h"
+#include "daemon/promotion_service.h"
+#include "daemon/training_service.h"
+#include "registry/registry.h"
+#include "triggers/engine.h"
+
+namespace ctd::loop {
+
+class PipelineManager {
+ public:
+  // Samples read per round at most (the rest follow in later rounds).
+  static constexpr std::int64_t kMaxSamplesPerStep = 50'000;
+
+  PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
+                  training::TrainingService& training, promotion::PromotionService& promotion,
+                  registry::Registry& registry);
+  ~PipelineManager();  // waits for the training thread (stop the TrainingService first)
+  PipelineManager(const PipelineManager&) = delete;
+  PipelineManager& operator=(const PipelineManager&) = delete;
+
+  // One round: a finished training's outcome, new samples, the clock, and what the engine
+  // decides. Throws on database errors (the caller logs them; the next round retries).
+  void step();
+
+  // Forgets the in-memory state (leadership moved away); the next step() starts over from
+  // PostgreSQL. A training in flight is left to finish on its thread.
+  void reset();
+
+  const std::string& pipeline() const { return pipeline_.name; }
+
+ private:
+  struct Held {
+    std::int64_t event_id = 0;
+    std::string trigger;
+    triggers::TimePoint at{};
+  };
+  struct Finished {
+    triggers::TrainingOutcome outcome = triggers::TrainingOutcome::kFailed;
+    std::optional<int> promoted_version;
+  };
+
+  void start();
+  void feed_samples();
+  void handle(const triggers::Decision& decision);
+  void start_training(const triggers::Decision& decision);
+  void finish_training();
+  // Tells the engine about production `version` (a new reference and baseline): as the end of
+  // the training that produced it when `finished` is set, else as a promotion.
+  void promoted(int version, std::optional<triggers::TrainingOutcome> finished);
+  std::vector<std::int64_t> record(const std::vector<triggers::Fire>& fires,
+                                   const std::string& status,
+                                   std::optional<std::string> deferred_by,
+                                   std::optional<std::int64_t> run_id);
+
+  config::PipelineOptions pipeline_;
+  std::string dsn_;
+  training::TrainingService& training_;
+  promotion::PromotionService& promotion_;
+  registry::Registry& registry_;
+  triggers::SystemClock clock_;
+
+  std::unique_ptr<pg::PgConnection> connection_;
+  std::unique_ptr<triggers::Engine> engine_;
+  int pipeline_id_ = 0;
+  std::int64_t last_seq_ = 0;
+  std::vector<Held> held_;
+
+  std::thread runner_;
+  std::atomic<bool> runner_done_{false};
+  std::mutex mutex_;
+  std::optional<Finished> finished_;  // guarded by mutex_
+};
+
+}  // namespace ctd::loop

@@ -1,0 +1,140 @@
+// The continuous-training loop inside `ctd run`: new samples make a new-data trigger fire,
+// the fire becomes a trigger event, a training run and a registry version linked to both, and
+// a restarted daemon resumes counting from the last training instead of firing again.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "daemon/pg.h"
+#include "daemon/schema.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/pg_server.h"
+#include "tests/support/temp_dir.h"
+
+namespace ctd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pg_ = PgServer::start();
+    db_ = std::make_unique<pg::PgConnection>(pg_->dsn());
+    schema::migrate(*db_, schema::builtin_migrations());
+    db_->exec("INSERT INTO pipelines (name) VALUES ('fraud')");
+    db_->exec("INSERT INTO topics (name) VALUES ('fraud.labels')");
+    db_->exec(
+        R"(INSERT INTO feature_schemas (pipeline_id, fingerprint, definition) VALUES (1, 'f',
+           '{"numeric":[{"name":"a"},{"name":"b"}],"categorical":[{"name":"colour"}]}'))");
+  }
+
+  // Samples first..last of a learnable concept (label 1 exactly when a > 0).
+  void insert_samples(std::int64_t first, std::int64_t last) {
+    db_->exec(
+        "INSERT INTO samples (pipeline_id, seq, schema_id, topic_id, kafka_partition, "
+        "kafka_offset, event_time, label, numeric, categorical) SELECT 1, s, 1, 1, 0, s, "
+        "to_timestamp(1700000000 + s * 60), (a > 0)::int, ARRAY[a, cos(s)], "
+        "ARRAY[(ARRAY['red','green','blue'])[s % 3 + 1]] FROM (SELECT s, "
+        "((abs(hashtext(s::text)) % 2000) / 500.0 - 2.0) AS a FROM generate_series($1::bigint, "
+        "$2::bigint) s) t",
+        {std::to_string(first), std::to_string(last)});
+  }
+
+  long long count(const std::string& sql) { return db_->exec(sql).integer(0, 0); }
+
+  bool eventually(const std::string& sql, long long want, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (count(sql) == want) return true;
+      std::this_thread::sleep_for(250ms);
+    }
+    return count(sql) == want;
+  }
+
+  std::unique_ptr<DaemonProcess> daemon() {
+    return std::make_unique<DaemonProcess>(
+        R"(
+postgres: {dsn: "set by CTD_POSTGRES_DSN"}
+kafka: {brokers: embedded}
+registry: {watch_interval_s: 1}
+pipelines:
+  - name: fraud
+    topics: {labels: fraud.labels}
+    features:
+      - {name: a, type: numeric, required: false}
+      - {name: b, type: numeric, required: false}
+      - {name: colour, type: categorical, required: false}
+    label: {kind: binary}
+    training:
+      model: {type: mlp, hidden: [16]}
+      optimizer: {name: adam, learning_rate: 0.02}
+      epochs: 5
+      batch_size: 32
+      threads: 1
+    promotion: {holdout_samples: 200, min_holdout_samples: 100, min_improvement: -0.5}
+    triggers:
+      rules:
+        - {name: fresh, type: new_data, min_samples: 1000}
+)",
+        std::map<std::string, std::string>{{"CTD_POSTGRES_DSN", pg_->dsn()},
+                                           {"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
+                                           {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
+  }
+
+  std::unique_ptr<PgServer> pg_;
+  std::unique_ptr<pg::PgConnection> db_;
+  TempDir tmp_{"ctd-loop"};
+};
+
+TEST_F(LoopTest, NewSamplesTriggerATrainingThatIsGatedAndLinked) {
+  auto d = daemon();
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 600);
+  std::this_thread::sleep_for(3s);  // below the trigger's 1,000: nothing happens
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events"), 0) << d->log();
+
+  insert_samples(601, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+  // One fire, one event, one run, one version, all linked.
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events"), 1);
+  const auto row = db_->exec(
+      "SELECT e.trigger, e.kind, e.status, e.run_id, v.run_id, v.trigger_event_id, e.event_id, "
+      "r.reason, e.evidence->>'samples' FROM trigger_events e JOIN model_versions v ON "
+      "v.trigger_event_id = e.event_id JOIN training_runs r ON r.run_id = e.run_id");
+  ASSERT_EQ(row.rows(), 1) << d->log();
+  EXPECT_EQ(row.text(0, 0), "fresh");
+  EXPECT_EQ(row.text(0, 1), "new_data");
+  EXPECT_EQ(row.text(0, 2), "started");
+  EXPECT_EQ(row.integer(0, 3), row.integer(0, 4));
+  EXPECT_NE(std::string(row.text(0, 7)).find("trigger: fresh:"), std::string::npos)
+      << row.text(0, 7);
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 1);
+
+  // A restart resumes from the newest training's snapshot: no second training for old data.
+  d->signal(SIGTERM);
+  ASSERT_EQ(d->wait_exit(60s), 0) << d->log();
+  d = daemon();
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 1) << d->log();
+
+  // Enough new samples fire again: a second version, judged against the first.
+  insert_samples(1501, 2600);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events WHERE status = 'started'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM model_versions WHERE trigger_event_id IS NOT NULL"), 2);
+  EXPECT_TRUE(eventually(
+      "SELECT count(*) FROM model_versions WHERE version = 2 AND gate IS NOT NULL", 1, 30s))
+      << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+}  // namespace
+}  // namespace ctd::testing
