@@ -124,6 +124,13 @@ void PipelineManager::start() {
       "(snapshot_id) WHERE r.pipeline_id = $1",
       {id});
   last_seq_ = last.integer(0, 0);
+  last_inference_seq_ = std::max<std::int64_t>(
+      0, c.exec("SELECT coalesce(max(seq), 0) FROM inferences WHERE pipeline_id = $1", {id})
+                 .integer(0, 0) -
+             kMaxSamplesPerStep);
+  last_metric_seq_ =
+      c.exec("SELECT coalesce(max(seq), 0) FROM metric_points WHERE pipeline_id = $1", {id})
+          .integer(0, 0);
   if (const auto production = registry_.production(pipeline_.name))
     promoted(production->version, std::nullopt);
   spdlog::info("{}: trigger engine started ({} trigger(s)); samples after seq {} count as new",
@@ -162,7 +169,49 @@ void PipelineManager::step() {
   if (!engine_) start();
   finish_training();
   feed_samples();
+  if (pipeline_.topics.inferences) feed_inferences();
+  if (pipeline_.topics.metrics) feed_metrics();
   handle(engine_->tick());
+}
+
+void PipelineManager::feed_inferences() {
+  for (std::int64_t fed = 0; fed < kMaxSamplesPerStep;) {
+    training::DatasetSelection s;
+    s.inferences = true;
+    s.seq_first = last_inference_seq_ + 1;
+    s.seq_last = last_inference_seq_ + std::min<std::int64_t>(10'000, kMaxSamplesPerStep - fed);
+    const auto range = training::resolve_selection(*connection_, pipeline_id_, s);
+    if (!range) return;
+    const trainers::Dataset data =
+        training::load_dataset(*connection_, pipeline_, pipeline_id_, *range, {});
+    OwnedBatch batch(data);
+    triggers::InferenceBatch inferences;
+    inferences.features = batch.view;
+    inferences.at = clock_.now();
+    last_inference_seq_ = range->seq_last;
+    fed += static_cast<std::int64_t>(data.rows());
+    handle(engine_->on_inferences(inferences));
+  }
+}
+
+void PipelineManager::feed_metrics() {
+  const auto r = connection_->exec(
+      "SELECT seq, model, model_version, metric, value, coalesce(sample_count, -1), "
+      "(extract(epoch FROM event_time) * 1000)::bigint FROM metric_points WHERE pipeline_id = "
+      "$1 AND seq > $2 ORDER BY seq LIMIT 10000",
+      {std::to_string(pipeline_id_), std::to_string(last_metric_seq_)});
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string model(r.text(i, 1)), name(r.text(i, 3));
+    triggers::MetricPoint point;
+    point.model = model;
+    point.version = r.integer(i, 2);
+    point.name = name;
+    point.value = std::stod(std::string(r.text(i, 4)));
+    point.count = r.integer(i, 5);
+    point.event_time = TimePoint(std::chrono::milliseconds(r.integer(i, 6)));
+    last_metric_seq_ = r.integer(i, 0);
+    handle(engine_->on_metric(point));
+  }
 }
 
 void PipelineManager::feed_samples() {

@@ -10,8 +10,12 @@
 // newest training's snapshot, anchors schedules at their last recorded fire, takes the rate
 // limits' history from training_runs, and marks events held by a previous leader expired.
 //
-// Not yet: prequential scores (the decay trigger's error stream), the inferences and metrics
-// streams, and replaying held events after a restart.
+// The inferences and metric points of the pipeline feed the engine the same way (drift windows
+// and metric-based decay); a new leader starts the inferences at the newest
+// kMaxSamplesPerStep, so drift windows refill, and the metrics at the newest point.
+//
+// Not yet: prequential scores (the decay trigger's error stream on labeled samples) and
+// replaying held events after a restart.
 //
 // Thread-safety: step() and reset() from one thread (the leader loop); the training and its
 // gate run on a thread of the manager's own.
@@ -72,6 +76,8 @@ class PipelineManager {
 
   void start();
   void feed_samples();
+  void feed_inferences();
+  void feed_metrics();
   void handle(const triggers::Decision& decision);
   void start_training(const triggers::Decision& decision);
   void finish_training();
@@ -93,7 +99,9 @@ class PipelineManager {
   std::unique_ptr<pg::PgConnection> connection_;
   std::unique_ptr<triggers::Engine> engine_;
   int pipeline_id_ = 0;
-  std::int64_t last_seq_ = 0;
+  std::int64_t last_seq_ = 0;            // labeled samples fed up to here
+  std::int64_t last_inference_seq_ = 0;  // inferences fed up to here
+  std::int64_t last_metric_seq_ = 0;     // metric points fed up to here
   std::vector<Held> held_;
 
   std::thread runner_;

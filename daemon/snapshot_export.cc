@@ -300,12 +300,13 @@ std::optional<ResolvedSelection> resolve_selection(pg::PgConnection& c, int pipe
       fmt::format("pipeline_id = {}{}{}{}", pipeline_id,
                   s.seq_first ? fmt::format(" AND seq >= {}", *s.seq_first) : "",
                   s.seq_last ? fmt::format(" AND seq <= {}", *s.seq_last) : "", window);
-  std::string sql = "SELECT min(seq), max(seq) FROM samples WHERE " + range;
+  const std::string table = s.inferences ? "inferences" : "samples";
+  std::string sql = "SELECT min(seq), max(seq) FROM " + table + " WHERE " + range;
   if (s.last_samples) {
     sql = fmt::format(
-        "SELECT min(seq), max(seq) FROM (SELECT seq FROM samples WHERE {} ORDER BY seq DESC "
+        "SELECT min(seq), max(seq) FROM (SELECT seq FROM {} WHERE {} ORDER BY seq DESC "
         "LIMIT {}) newest",
-        range, *s.last_samples);
+        table, range, *s.last_samples);
   }
   const pg::PgResult r = c.exec(sql);
   if (r.is_null(0, 0)) return std::nullopt;
@@ -314,6 +315,7 @@ std::optional<ResolvedSelection> resolve_selection(pg::PgConnection& c, int pipe
   out.seq_last = r.integer(0, 1);
   out.event_time_from_ms = s.event_time_from_ms;
   out.event_time_to_ms = s.event_time_to_ms;
+  out.inferences = s.inferences;
   return out;
 }
 
@@ -348,13 +350,13 @@ trainers::Dataset load_dataset(pg::PgConnection& c, const config::PipelineOption
   if (selection.event_time_to_ms)
     window +=
         fmt::format(" AND event_time < to_timestamp({} / 1000.0)", *selection.event_time_to_ms);
-  c.copy_out(
-      fmt::format(
-          "COPY (SELECT seq, (extract(epoch FROM event_time) * 1000)::bigint, label, weight, "
-          "schema_id, numeric, categorical FROM samples WHERE pipeline_id = {} AND seq "
-          "BETWEEN {} AND {}{} ORDER BY seq) TO STDOUT WITH (FORMAT binary)",
-          pipeline_id, selection.seq_first, selection.seq_last, window),
-      [&](std::string_view chunk) { reader.feed(chunk); });
+  c.copy_out(fmt::format("COPY (SELECT seq, (extract(epoch FROM event_time) * 1000)::bigint, {}, "
+                         "schema_id, numeric, categorical FROM {} WHERE pipeline_id = {} AND seq "
+                         "BETWEEN {} AND {}{} ORDER BY seq) TO STDOUT WITH (FORMAT binary)",
+                         selection.inferences ? "0::float8, 1::float8" : "label, weight",
+                         selection.inferences ? "inferences" : "samples", pipeline_id,
+                         selection.seq_first, selection.seq_last, window),
+             [&](std::string_view chunk) { reader.feed(chunk); });
   if (!reader.done()) malformed("the COPY stream ended without its trailer");
 
   for (std::size_t i = 0; i < values.size(); ++i) {

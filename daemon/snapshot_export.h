@@ -28,6 +28,9 @@ struct DatasetSelection {
   std::optional<std::int64_t> last_samples;        // keep only the newest N of the range
   std::optional<std::int64_t> event_time_from_ms;  // keep event_time >= this
   std::optional<std::int64_t> event_time_to_ms;    // keep event_time < this
+  // Read the pipeline's inferences (features seen at serving) instead of its labeled samples;
+  // labels read as 0 and weights as 1.
+  bool inferences = false;
 };
 
 // Resolves a selection against the table: a concrete sequence range (and window). Returns
@@ -35,6 +38,7 @@ struct DatasetSelection {
 struct ResolvedSelection {
   std::int64_t seq_first = 0, seq_last = 0;
   std::optional<std::int64_t> event_time_from_ms, event_time_to_ms;
+  bool inferences = false;
 };
 std::optional<ResolvedSelection> resolve_selection(pg::PgConnection& connection, int pipeline_id,
                                                    const DatasetSelection& selection);

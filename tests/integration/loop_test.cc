@@ -27,7 +27,7 @@ class LoopTest : public ::testing::Test {
     db_ = std::make_unique<pg::PgConnection>(pg_->dsn());
     schema::migrate(*db_, schema::builtin_migrations());
     db_->exec("INSERT INTO pipelines (name) VALUES ('fraud')");
-    db_->exec("INSERT INTO topics (name) VALUES ('fraud.labels')");
+    db_->exec("INSERT INTO topics (name) VALUES ('fraud.labels'), ('fraud.inferences')");
     db_->exec(
         R"(INSERT INTO feature_schemas (pipeline_id, fingerprint, definition) VALUES (1, 'f',
            '{"numeric":[{"name":"a"},{"name":"b"}],"categorical":[{"name":"colour"}]}'))");
@@ -56,7 +56,19 @@ class LoopTest : public ::testing::Test {
     return count(sql) == want;
   }
 
-  std::unique_ptr<DaemonProcess> daemon() {
+  // Inferences first..last with `a` shifted by `shift`.
+  void insert_inferences(std::int64_t first, std::int64_t last, double shift) {
+    db_->exec(
+        "INSERT INTO inferences (pipeline_id, seq, schema_id, topic_id, kafka_partition, "
+        "kafka_offset, event_time, numeric, categorical) SELECT 1, s, 1, 2, 0, s, "
+        "to_timestamp(1700000000 + s * 60), ARRAY[a + $3::float8, cos(s)], "
+        "ARRAY[(ARRAY['red','green','blue'])[s % 3 + 1]] FROM (SELECT s, "
+        "((abs(hashtext(s::text)) % 2000) / 500.0 - 2.0) AS a FROM generate_series($1::bigint, "
+        "$2::bigint) s) t",
+        {std::to_string(first), std::to_string(last), std::to_string(shift)});
+  }
+
+  std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "") {
     return std::make_unique<DaemonProcess>(
         R"(
 postgres: {dsn: "set by CTD_POSTGRES_DSN"}
@@ -64,7 +76,7 @@ kafka: {brokers: embedded}
 registry: {watch_interval_s: 1}
 pipelines:
   - name: fraud
-    topics: {labels: fraud.labels}
+    topics: {labels: fraud.labels, inferences: fraud.inferences}
     features:
       - {name: a, type: numeric, required: false}
       - {name: b, type: numeric, required: false}
@@ -80,7 +92,7 @@ pipelines:
     triggers:
       rules:
         - {name: fresh, type: new_data, min_samples: 1000}
-)",
+)" + extra_rules,
         std::map<std::string, std::string>{{"CTD_POSTGRES_DSN", pg_->dsn()},
                                            {"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
                                            {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
@@ -132,6 +144,31 @@ TEST_F(LoopTest, NewSamplesTriggerATrainingThatIsGatedAndLinked) {
   EXPECT_TRUE(eventually(
       "SELECT count(*) FROM model_versions WHERE version = 2 AND gate IS NOT NULL", 1, 30s))
       << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// Serving features that move away from the production model's training data make a drift
+// trigger fire, and the loop retrains.
+TEST_F(LoopTest, DriftInTheInferencesTriggersARetraining) {
+  auto d = daemon(
+      "        - {name: shift, type: drift, features: [a], source: inferences,\n"
+      "           window: {type: tumbling, rows: 500}}\n");
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+  ASSERT_TRUE(
+      eventually("SELECT count(*) FROM training_runs WHERE finished_at IS NOT NULL", 1, 30s));
+  std::this_thread::sleep_for(3s);  // the new model is the drift reference by now
+  insert_inferences(1, 500, 5.0);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM trigger_events WHERE kind = 'drift'", 1, 60s))
+      << d->log();
+  const auto event =
+      db_->exec("SELECT status, reason, evidence FROM trigger_events WHERE kind = 'drift'");
+  EXPECT_EQ(event.text(0, 0), "started") << event.text(0, 1);
+  EXPECT_NE(std::string(event.text(0, 2)).find("\"a\""), std::string::npos) << event.text(0, 2);
+  EXPECT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
