@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -68,7 +70,11 @@ class LoopTest : public ::testing::Test {
         {std::to_string(first), std::to_string(last), std::to_string(shift)});
   }
 
-  std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "") {
+  std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "",
+                                        std::map<std::string, std::string> env = {}) {
+    env["CTD_POSTGRES_DSN"] = pg_->dsn();
+    env["CTD_TRAINING_RUN_ROOT"] = tmp_.path() + "/runs";
+    env["CTD_ARTIFACT_ROOT"] = tmp_.path() + "/artifacts";
     return std::make_unique<DaemonProcess>(
         R"(
 postgres: {dsn: "set by CTD_POSTGRES_DSN"}
@@ -93,9 +99,7 @@ pipelines:
       rules:
         - {name: fresh, type: new_data, min_samples: 1000}
 )" + extra_rules,
-        std::map<std::string, std::string>{{"CTD_POSTGRES_DSN", pg_->dsn()},
-                                           {"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
-                                           {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
+        env);
   }
 
   std::unique_ptr<PgServer> pg_;
@@ -144,6 +148,41 @@ TEST_F(LoopTest, NewSamplesTriggerATrainingThatIsGatedAndLinked) {
   EXPECT_TRUE(eventually(
       "SELECT count(*) FROM model_versions WHERE version = 2 AND gate IS NOT NULL", 1, 30s))
       << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// A trainer that crashes fails its run; production keeps serving, and the trigger fires again
+// on the next new samples.
+TEST_F(LoopTest, ACrashingTrainerLeavesProductionServingAndTheTriggersReArmed) {
+  // ctd-train, unless the marker file exists: then the "trainer" dies by SIGSEGV.
+  const std::string marker = tmp_.path() + "/crash";
+  const std::string wrapper = tmp_.write("trainer.sh", "#!/bin/sh\nif [ -e " + marker +
+                                                           " ]; then kill -SEGV $$; fi\nexec " +
+                                                           CTD_BINARY_DIR "/ctd-train \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  auto d = daemon("", {{"CTD_TRAINER", wrapper}});
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+
+  tmp_.write("crash", "");
+  insert_samples(1501, 2600);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM training_runs WHERE status = 'failed'", 1, 90s))
+      << d->log();
+  EXPECT_NE(std::string(db_->exec("SELECT failure_reason FROM training_runs WHERE status = "
+                                  "'failed'")
+                            .text(0, 0))
+                .find("SIGSEGV"),
+            std::string::npos);
+  EXPECT_EQ(count("SELECT version FROM model_versions WHERE status = 'production'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM model_versions"), 1);
+
+  std::filesystem::remove(marker);
+  insert_samples(2601, 3700);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events WHERE status = 'started'"), 3);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
