@@ -84,13 +84,6 @@ void PipelineManager::start() {
              {pipeline_.name})
           .integer(0, 0));
   const std::string id = std::to_string(pipeline_id_);
-  const auto expired = c.exec(
-      "UPDATE trigger_events SET status = 'expired', updated_at = now() WHERE pipeline_id = $1 "
-      "AND status = 'held'",
-      {id});
-  if (expired.affected() > 0)
-    spdlog::warn("{}: {} trigger event(s) held by a previous leader expired", pipeline_.name,
-                 expired.affected());
 
   // Schedules resume from their last recorded fire, so a missed slot fires once.
   triggers::ScheduleAnchors anchors;
@@ -124,6 +117,12 @@ void PipelineManager::start() {
       "(snapshot_id) WHERE r.pipeline_id = $1",
       {id});
   last_seq_ = last.integer(0, 0);
+  // ... or from where the events a previous leader held had got to, which they account for.
+  last_seq_ = std::max<std::int64_t>(
+      last_seq_, c.exec("SELECT coalesce(max(fed_seq), 0) FROM trigger_events WHERE "
+                        "pipeline_id = $1 AND status = 'held'",
+                        {id})
+                     .integer(0, 0));
   last_inference_seq_ = std::max<std::int64_t>(
       0, c.exec("SELECT coalesce(max(seq), 0) FROM inferences WHERE pipeline_id = $1", {id})
                  .integer(0, 0) -
@@ -133,6 +132,26 @@ void PipelineManager::start() {
           .integer(0, 0);
   if (const auto production = registry_.production(pipeline_.name))
     promoted(production->version, std::nullopt);
+
+  // Fires a previous leader held (rate limits, a training in flight) are held again here and
+  // start a training once the restored limits allow.
+  const auto held = c.exec(
+      "SELECT event_id, trigger, kind, reason, evidence, (extract(epoch FROM fired_at) * "
+      "1000)::bigint FROM trigger_events WHERE pipeline_id = $1 AND status = 'held' ORDER BY "
+      "event_id",
+      {id});
+  std::vector<triggers::Fire> resumed;
+  for (int i = 0; i < held.rows(); ++i) {
+    triggers::Fire f{std::string(held.text(i, 1)), std::string(held.text(i, 2)),
+                     std::string(held.text(i, 3)), nlohmann::json::parse(held.text(i, 4)),
+                     *time_of(held, i, 5)};
+    held_.push_back({held.integer(i, 0), f.trigger, f.at});
+    resumed.push_back(std::move(f));
+  }
+  if (!resumed.empty()) {
+    spdlog::info("{}: resuming {} held trigger event(s)", pipeline_.name, resumed.size());
+    handle(engine_->resume_held(std::move(resumed)));
+  }
   spdlog::info("{}: trigger engine started ({} trigger(s)); samples after seq {} count as new",
                pipeline_.name, pipeline_.triggers.triggers.size(), last_seq_);
 }
@@ -259,12 +278,14 @@ std::vector<std::int64_t> PipelineManager::record(const std::vector<triggers::Fi
         connection_
             ->exec(
                 "INSERT INTO trigger_events (pipeline_id, trigger, kind, reason, evidence, "
-                "fired_at, status, deferred_by, run_id) VALUES ($1, $2, $3, $4, $5::jsonb, "
-                "to_timestamp($6::bigint / 1000.0), $7, $8, $9) RETURNING event_id",
+                "fired_at, status, deferred_by, run_id, fed_seq) VALUES ($1, $2, $3, $4, "
+                "$5::jsonb, to_timestamp($6::bigint / 1000.0), $7, $8, $9, $10) RETURNING "
+                "event_id",
                 {std::to_string(pipeline_id_), f.trigger, f.kind, f.reason,
                  f.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                  epoch_ms(f.at), status, deferred_by,
-                 run_id ? pg::Param(std::to_string(*run_id)) : std::nullopt})
+                 run_id ? pg::Param(std::to_string(*run_id)) : std::nullopt,
+                 std::to_string(last_seq_)})
             .integer(0, 0);
     ids.push_back(event_id);
     if (status == "held") held_.push_back({event_id, f.trigger, f.at});

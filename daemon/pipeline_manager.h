@@ -8,14 +8,13 @@
 // leader sees every partition's samples, whichever replica ingested them. State that must
 // survive a restart lives in PostgreSQL: a new leader feeds the engine from the end of the
 // newest training's snapshot, anchors schedules at their last recorded fire, takes the rate
-// limits' history from training_runs, and marks events held by a previous leader expired.
+// limits' history from training_runs, and holds again the events a previous leader held.
 //
 // The inferences and metric points of the pipeline feed the engine the same way (drift windows
 // and metric-based decay); a new leader starts the inferences at the newest
 // kMaxSamplesPerStep, so drift windows refill, and the metrics at the newest point.
 //
-// Not yet: prequential scores (the decay trigger's error stream on labeled samples) and
-// replaying held events after a restart.
+// Not yet: prequential scores (the decay trigger's error stream on labeled samples).
 //
 // Thread-safety: step() and reset() from one thread (the leader loop); the training and its
 // gate run on a thread of the manager's own.

@@ -5,7 +5,8 @@
 --               deferred_by says which
 --   started     a training run answers it (run_id)
 --   superseded  dropped while held: it judged a model that has since been replaced
---   expired     held when its daemon stopped; the next leader starts from the current state
+-- A new leader holds the `held` events of its predecessor again (they start a training once the
+-- rate limits allow).
 
 CREATE TABLE trigger_events (
   event_id     bigserial PRIMARY KEY,
@@ -15,9 +16,12 @@ CREATE TABLE trigger_events (
   reason       text NOT NULL,
   evidence     jsonb NOT NULL,
   fired_at     timestamptz NOT NULL,
-  status       text NOT NULL CHECK (status IN ('held', 'started', 'superseded', 'expired')),
+  status       text NOT NULL CHECK (status IN ('held', 'started', 'superseded')),
   deferred_by  text,            -- in_flight, cooldown, min_interval (held)
   run_id       bigint REFERENCES training_runs,
+  -- The newest labeled sample the engine had seen when it fired: a leader that holds this event
+  -- again after a restart feeds the samples after it, so they are not counted twice.
+  fed_seq      bigint NOT NULL,
   created_at   timestamptz NOT NULL DEFAULT now(),
   updated_at   timestamptz NOT NULL DEFAULT now(),
   CHECK ((status = 'started') = (run_id IS NOT NULL))

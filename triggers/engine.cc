@@ -190,6 +190,10 @@ std::optional<std::pair<DeferReason, TimePoint>> Engine::limit_at(TimePoint now)
   return std::nullopt;
 }
 
+Decision Engine::resume_held(std::vector<Fire> fires) {
+  return decide(clock_.now(), std::move(fires));
+}
+
 Decision Engine::decide(TimePoint now, std::vector<Fire> new_fires) {
   Decision decision;
   decision.at = now;

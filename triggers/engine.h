@@ -94,6 +94,11 @@ class Engine {
   // A person's request through the API/CLI, to the top-level ManualTrigger named `trigger`.
   Result<Decision> request_manual(std::string_view trigger, std::string reason,
                                   std::string requested_by);
+  // Fires that a previous process held and never acted on, handed back after a restart (the
+  // caller persists held fires): they are held again and decided like new fires, so they start
+  // a training as soon as the rate limits (restored through EngineHistory) allow.
+  Decision resume_held(std::vector<Fire> fires);
+
   // The training started by the last kStartTraining decision ended (or never launched).
   // `promoted`: the model it produced when that model was promoted, else null.
   Decision training_finished(TrainingOutcome outcome, const ModelContext* promoted = nullptr);

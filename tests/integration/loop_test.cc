@@ -71,7 +71,8 @@ class LoopTest : public ::testing::Test {
   }
 
   std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "",
-                                        std::map<std::string, std::string> env = {}) {
+                                        std::map<std::string, std::string> env = {},
+                                        const std::string& limits = "") {
     env["CTD_POSTGRES_DSN"] = pg_->dsn();
     env["CTD_TRAINING_RUN_ROOT"] = tmp_.path() + "/runs";
     env["CTD_ARTIFACT_ROOT"] = tmp_.path() + "/artifacts";
@@ -96,6 +97,8 @@ pipelines:
       threads: 1
     promotion: {holdout_samples: 200, min_holdout_samples: 100, min_improvement: -0.5}
     triggers:
+)" + limits +
+            R"(
       rules:
         - {name: fresh, type: new_data, min_samples: 1000}
 )" + extra_rules,
@@ -148,6 +151,37 @@ TEST_F(LoopTest, NewSamplesTriggerATrainingThatIsGatedAndLinked) {
   EXPECT_TRUE(eventually(
       "SELECT count(*) FROM model_versions WHERE version = 2 AND gate IS NOT NULL", 1, 30s))
       << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// A fire held by the rate limits outlives its daemon: the next one holds it again and starts
+// its training once the minimum interval has passed.
+TEST_F(LoopTest, HeldEventsSurviveARestartAndStartWhenTheLimitAllows) {
+  auto d = daemon("", {}, "      min_interval_s: 30");
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+  insert_samples(1501, 2600);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM trigger_events WHERE status = 'held'", 1, 30s))
+      << d->log();
+  EXPECT_EQ(db_->exec("SELECT deferred_by FROM trigger_events WHERE status = 'held'").text(0, 0),
+            "min_interval");
+  d->signal(SIGTERM);
+  ASSERT_EQ(d->wait_exit(60s), 0) << d->log();
+
+  d = daemon("", {}, "      min_interval_s: 30");
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  ASSERT_TRUE(eventually("SELECT count(*) FROM trigger_events WHERE status = 'started'", 2, 90s))
+      << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events"), 2);  // the same event, not a new one
+  EXPECT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
+  EXPECT_NE(d->log().find("resuming 1 held trigger event"), std::string::npos) << d->log();
+  // The interval held: the second run started at least 30 s after the first.
+  EXPECT_GE(count("SELECT extract(epoch FROM max(created_at) - min(created_at))::int FROM "
+                  "training_runs"),
+            29);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }

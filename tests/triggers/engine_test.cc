@@ -123,6 +123,31 @@ TEST(Engine, CooldownHoldsFiresUntilItEnds) {
   EXPECT_TRUE(released.follow_up);
 }
 
+TEST(Engine, HeldFiresResumedAfterARestartWaitForTheRestoredCooldown) {
+  // The previous process finished a training 5 minutes ago and held one fire.
+  EngineHistory history;
+  history.last_training_started = kStart - minutes(20);
+  history.last_training_finished = kStart - minutes(5);
+  Fixture f({.cooldown = minutes(10), .min_interval = seconds(0)}, history);
+  const Fire held{"a", "new_data", "1000 new samples", {{"samples", 1000}}, kStart - minutes(1)};
+  const Decision waiting = f.engine->resume_held({held});
+  EXPECT_EQ(waiting.kind, DecisionKind::kDeferred);
+  EXPECT_EQ(waiting.deferred_by, DeferReason::kCooldown);
+  EXPECT_EQ(waiting.not_before, kStart + minutes(5));
+  EXPECT_EQ(f.engine->held_fires(), 1u);
+  f.clock.advance(minutes(5));
+  const Decision released = f.engine->tick();
+  ASSERT_TRUE(released.start_training());
+  ASSERT_EQ(released.fires.size(), 1u);
+  EXPECT_EQ(released.fires[0].reason, "1000 new samples");
+  EXPECT_EQ(released.fires[0].at, kStart - minutes(1));
+
+  // Without limits in the way they start at once; nothing to resume is no decision.
+  Fixture free({});
+  EXPECT_TRUE(free.engine->resume_held({held}).start_training());
+  EXPECT_EQ(free.engine->resume_held({}).kind, DecisionKind::kNone);
+}
+
 TEST(Engine, MinimumIntervalBetweenStarts) {
   Fixture f({.cooldown = seconds(0), .min_interval = hours(1)});
   f.a_knobs.fire_next = true;
