@@ -72,7 +72,8 @@ class LoopTest : public ::testing::Test {
 
   std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "",
                                         std::map<std::string, std::string> env = {},
-                                        const std::string& limits = "") {
+                                        const std::string& limits = "",
+                                        const std::string& min_improvement = "-0.5") {
     env["CTD_POSTGRES_DSN"] = pg_->dsn();
     env["CTD_TRAINING_RUN_ROOT"] = tmp_.path() + "/runs";
     env["CTD_ARTIFACT_ROOT"] = tmp_.path() + "/artifacts";
@@ -95,7 +96,8 @@ pipelines:
       epochs: 5
       batch_size: 32
       threads: 1
-    promotion: {holdout_samples: 200, min_holdout_samples: 100, min_improvement: -0.5}
+    promotion: {holdout_samples: 200, min_holdout_samples: 100, min_improvement: )" +
+            min_improvement + R"(}
     triggers:
 )" + limits +
             R"(
@@ -182,6 +184,44 @@ TEST_F(LoopTest, HeldEventsSurviveARestartAndStartWhenTheLimitAllows) {
   EXPECT_GE(count("SELECT extract(epoch FROM max(created_at) - min(created_at))::int FROM "
                   "training_runs"),
             29);
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// A retraining that produces a worse model is rejected by the gate: production keeps serving
+// the first version, and the rejection with its numbers is on the version.
+TEST_F(LoopTest, AWorseRetrainedModelIsRejectedAndProductionStays) {
+  // ctd-train, but once the marker file exists its runs learn nothing (learning rate 1e-9,
+  // one epoch): the spec the daemon wrote is edited before ctd-train reads it.
+  const std::string marker = tmp_.path() + "/weak";
+  const std::string wrapper = tmp_.write(
+      "trainer.sh", "#!/bin/sh\nif [ -e " + marker + " ] && [ \"$1\" = train ]; then\n" +
+                        "  /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]+\"/spec.json\"; "
+                        "s=json.load(open(p)); s[\"optimizer\"][\"learning_rate\"]=1e-9; "
+                        "s[\"epochs\"]=1; json.dump(s, open(p, \"w\"))' \"$3\"\nfi\nexec " +
+                        CTD_BINARY_DIR "/ctd-train \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  auto d = daemon("", {{"CTD_TRAINER", wrapper}}, "", "0.0");
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+
+  tmp_.write("weak", "");
+  insert_samples(1501, 2600);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'rejected'", 1, 90s))
+      << d->log();
+  EXPECT_EQ(count("SELECT version FROM model_versions WHERE status = 'production'"), 1);
+  const auto rejected = db_->exec(
+      "SELECT status_reason, trigger_event_id IS NOT NULL FROM model_versions WHERE version = 2");
+  EXPECT_NE(std::string(rejected.text(0, 0)).find("gate failed: improvement"), std::string::npos)
+      << rejected.text(0, 0);
+  EXPECT_EQ(rejected.text(0, 1), "t");
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs WHERE status = 'succeeded'"), 2);
+  // The second model really learned nothing (the first reaches about 0.98).
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs WHERE run_id = 2 AND "
+                  "(metrics->'validation'->>'accuracy')::float8 < 0.8"),
+            1);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
