@@ -13,6 +13,7 @@ namespace ctd::gen {
 namespace {
 
 constexpr int kFlushTimeoutMs = 120000;
+constexpr int kAbandonTimeoutMs = 1000;
 constexpr int kQueueFullPollMs = 100;
 
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
@@ -59,7 +60,10 @@ KafkaSink::KafkaSink(const std::string& brokers,
 }
 
 KafkaSink::~KafkaSink() {
-  rd_kafka_flush(producer_, kFlushTimeoutMs);
+  // After finish() nothing is left; after a failure, what is still queued is abandoned rather
+  // than waited for (an unreachable cluster would hold the exit for the flush timeout).
+  rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_flush(producer_, kAbandonTimeoutMs);
   rd_kafka_destroy(producer_);
 }
 

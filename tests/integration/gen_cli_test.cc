@@ -211,6 +211,22 @@ TEST(GenCliTest, StandardOutputAndRate) {
   EXPECT_EQ(labels, 30) << r.output;
 }
 
+TEST(GenCliTest, UndeliverableMessagesExitOne) {
+  // Nothing listens on port 1; librdkafka gives up on each message after a second.
+  const RunResult r = ctd({"gen", "--generator", "sea", "--samples", "10", "--brokers",
+                           "127.0.0.1:1", "--property", "message.timeout.ms=1000"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("deliver"), std::string::npos) << r.output;
+  const RunResult bad = ctd({"gen", "--generator", "sea", "--samples", "10", "--brokers",
+                             "127.0.0.1:1", "--property", "no.such.property=1"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("no.such.property"), std::string::npos) << bad.output;
+  const RunResult managed = ctd({"gen", "--generator", "sea", "--samples", "10", "--brokers",
+                                 "127.0.0.1:1", "--property", "acks=1"});
+  EXPECT_EQ(managed.exit_code, 1) << managed.output;
+  EXPECT_NE(managed.output.find("'acks' is managed by ctd"), std::string::npos) << managed.output;
+}
+
 // gen --brokers into the embedded broker; ctd run, configured with the printed pipeline,
 // stores every label, inference and metric point once, with the generated labels.
 TEST(GenCliTest, GeneratedStreamIsIngestedByCtdRun) {
