@@ -18,6 +18,7 @@
 #include "daemon/daemon.h"
 #include "daemon/drift_command.h"
 #include "daemon/embedded_broker.h"
+#include "daemon/gen_command.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
 #include "daemon/signals.h"
@@ -35,6 +36,9 @@ commands:
                                  offline drift report of C against R (ctd drift --help)
   dev-broker [--port P] [--partitions N] --topic T [--topic T ...]
                                  run an embedded Kafka broker in the foreground
+  gen --generator G --samples N [--drift K@P[/W] ...] (--out FILE | --brokers B) [...]
+                                 concept-drift stream (SEA, hyperplane, Agrawal, STAGGER,
+                                 RBF) as labels, inferences and metrics (ctd gen --help)
   train -c FILE --pipeline NAME [--reason TEXT] [--last-samples N] [--seq-first A]
         [--seq-last B] [--epochs N] [--device D] [--no-promote] [--migrate]
                                  train one model now (snapshot, ctd-train, run recorded),
@@ -225,6 +229,7 @@ int main(int argc, char** argv) {
   if (command == "dev-broker") return dev_broker(args);
   if (command == "train") return train(args);
   if (command == "drift") return drift(args);
+  if (command == "gen") return gen(args);
   if (command == "registry") return registry_command(args);
   if (command == "version" || command == "--version") {
     std::cout << "ctd " << CTD_VERSION << "\n";
