@@ -138,12 +138,13 @@ class LeaderLoop {
                     }),
         training_(wiring::training_settings(options.training), options.postgres.dsn, launcher_,
                   runs),
-        service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry) {
+        service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry),
+        loop_metrics_(metrics) {
     for (const auto& p : options.pipelines) {
       leader_gauge_.with({p.name}).set(0);
       if (!p.triggers.triggers.empty())
-        managers_.push_back(std::make_unique<loop::PipelineManager>(p, options.postgres.dsn,
-                                                                    training_, service_, registry));
+        managers_.push_back(std::make_unique<loop::PipelineManager>(
+            p, options.postgres.dsn, training_, service_, registry, loop_metrics_));
     }
     thread_ = std::thread([this] { loop(); });
   }
@@ -226,6 +227,7 @@ class LeaderLoop {
   training::LocalProcessLauncher launcher_;
   training::TrainingService training_;
   promotion::PromotionService service_;
+  loop::LoopMetrics loop_metrics_;
   std::vector<std::unique_ptr<loop::PipelineManager>> managers_;
   std::mutex mutex_;
   std::condition_variable wake_;

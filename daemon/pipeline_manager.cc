@@ -52,17 +52,51 @@ std::optional<TimePoint> time_of(const pg::PgResult& r, int row, int column) {
   return TimePoint(std::chrono::milliseconds(r.integer(row, column)));
 }
 
+// The pipeline's features by type, in configuration order: the columns of load_dataset.
+triggers::FeatureLayout layout_of(const config::PipelineOptions& pipeline) {
+  triggers::FeatureLayout layout;
+  for (const auto& f : pipeline.features)
+    (f.type == config::FeatureType::kNumeric ? layout.numeric : layout.categorical)
+        .push_back(f.name);
+  return layout;
+}
+
 }  // namespace
+
+LoopMetrics::LoopMetrics(metrics::Registry& registry)
+    : scored_samples(registry.counter(
+          "ctd_prequential_samples_total",
+          "Labeled samples scored by the production model before any training used them.",
+          {"pipeline"})),
+      scored_errors(registry.counter(
+          "ctd_prequential_errors_total",
+          "Sum of the production model's prequential errors (misclassified samples, or absolute "
+          "errors for regression); divided by ctd_prequential_samples_total, the error rate.",
+          {"pipeline"})),
+      scoring_failures(registry.counter(
+          "ctd_prequential_failures_total",
+          "Batches of labeled samples the production model could not score (they reach the "
+          "triggers without errors).",
+          {"pipeline"})),
+      scoring_version(registry.gauge(
+          "ctd_prequential_model_version",
+          "The production version loaded for prequential scoring; 0 when none is loaded.",
+          {"pipeline"})) {}
 
 PipelineManager::PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
                                  training::TrainingService& training,
                                  promotion::PromotionService& promotion,
-                                 registry::Registry& registry)
+                                 registry::Registry& registry, LoopMetrics& metrics)
     : pipeline_(pipeline),
       dsn_(std::move(dsn)),
       training_(training),
       promotion_(promotion),
-      registry_(registry) {}
+      registry_(registry),
+      layout_(layout_of(pipeline)),
+      scored_samples_(metrics.scored_samples.with({pipeline.name})),
+      scored_errors_(metrics.scored_errors.with({pipeline.name})),
+      scoring_failures_(metrics.scoring_failures.with({pipeline.name})),
+      scoring_version_(metrics.scoring_version.with({pipeline.name})) {}
 
 PipelineManager::~PipelineManager() {
   if (runner_.joinable()) runner_.join();
@@ -72,6 +106,8 @@ void PipelineManager::reset() {
   engine_.reset();
   held_.clear();
   connection_.reset();
+  production_model_.reset();
+  scoring_version_.set(0);
 }
 
 void PipelineManager::start() {
@@ -130,6 +166,12 @@ void PipelineManager::start() {
   last_metric_seq_ =
       c.exec("SELECT coalesce(max(seq), 0) FROM metric_points WHERE pipeline_id = $1", {id})
           .integer(0, 0);
+  scored_seq_ =
+      c.exec("SELECT coalesce(max(seq_last), 0) FROM prequential_scores WHERE pipeline_id = $1",
+             {id})
+          .integer(0, 0);
+  production_model_ =
+      std::make_unique<scoring::ProductionModel>(registry_, pipeline_.name, layout_);
   if (const auto production = registry_.production(pipeline_.name))
     promoted(production->version, std::nullopt);
 
@@ -187,6 +229,9 @@ void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutc
 void PipelineManager::step() {
   if (!engine_) start();
   finish_training();
+  production_model_->refresh();
+  const auto loaded = production_model_->current();
+  scoring_version_.set(loaded ? loaded->version : 0);
   feed_samples();
   if (pipeline_.topics.inferences) feed_inferences();
   if (pipeline_.topics.metrics) feed_metrics();
@@ -243,15 +288,71 @@ void PipelineManager::feed_samples() {
     const trainers::Dataset data =
         training::load_dataset(*connection_, pipeline_, pipeline_id_, *range, {});
     OwnedBatch batch(data);
+    const std::vector<double> errors = score(data, batch.view);
     triggers::LabeledBatch labeled;
     labeled.first_seq = range->seq_first;
     labeled.features = batch.view;
     labeled.labels = batch.labels;
+    labeled.errors = errors;
     labeled.at = clock_.now();
     last_seq_ = range->seq_last;
     fed += static_cast<std::int64_t>(data.rows());
     handle(engine_->on_labels(labeled));
   }
+}
+
+std::vector<double> PipelineManager::score(const trainers::Dataset& data,
+                                           const triggers::FeatureBatchView& view) {
+  const auto model = production_model_->current();
+  if (!model || data.rows() == 0) return {};
+  std::vector<double> errors;
+  try {
+    const std::vector<double> labels(data.labels.begin(), data.labels.end());
+    errors = model->scorer.score(view, labels).errors;
+  } catch (const scoring::ScoringError& e) {
+    scoring_failures_.inc();
+    spdlog::warn("{}: production version {} cannot score samples {}..{}: {}", pipeline_.name,
+                 model->version, data.seqs.front(), data.seqs.back(), e.what());
+    return {};
+  }
+  double sum = 0;
+  for (double e : errors) sum += e;
+  scored_samples_.inc(static_cast<double>(errors.size()));
+  scored_errors_.inc(sum);
+  store_scores(data, errors, model->version);
+  return errors;
+}
+
+void PipelineManager::store_scores(const trainers::Dataset& data, const std::vector<double>& errors,
+                                   int version) {
+  // Windows cut at multiples of kScoreWindow; samples stored before (a restart re-feeds the
+  // samples after the newest training) are not stored again.
+  std::string rows;
+  std::size_t i = 0;
+  while (i < errors.size()) {
+    const std::int64_t window = (data.seqs[i] - 1) / kScoreWindow;
+    std::size_t end = i, samples = 0;
+    double sum = 0;
+    std::int64_t first = 0, last = 0;
+    for (; end < errors.size() && (data.seqs[end] - 1) / kScoreWindow == window; ++end) {
+      if (data.seqs[end] <= scored_seq_) continue;
+      if (samples++ == 0) first = data.seqs[end];
+      last = data.seqs[end];
+      sum += errors[end];
+    }
+    i = end;
+    if (samples == 0) continue;
+    rows += fmt::format("{}({},{},{},{},{},{:.17g})", rows.empty() ? "" : ",", pipeline_id_,
+                        first, last, version, samples, sum);
+    scored_seq_ = last;
+  }
+  if (rows.empty()) return;
+  // A window the previous round began is continued in a row of its own (a later seq_first).
+  connection_->exec(
+      "INSERT INTO prequential_scores (pipeline_id, seq_first, seq_last, version, model, "
+      "samples, error_sum) SELECT v.p, v.f, v.l, v.v, $1, v.n, v.e FROM (VALUES " +
+          rows + ") AS v(p, f, l, v, n, e) ON CONFLICT DO NOTHING",
+      {pipeline_.name});
 }
 
 std::vector<std::int64_t> PipelineManager::record(const std::vector<triggers::Fire>& fires,

@@ -14,7 +14,12 @@
 // and metric-based decay); a new leader starts the inferences at the newest
 // kMaxSamplesPerStep, so drift windows refill, and the metrics at the newest point.
 //
-// Not yet: prequential scores (the decay trigger's error stream on labeled samples).
+// Prequential scoring: before new labeled samples reach the engine, the production model
+// (loaded in-process, daemon/production_model.h, reloaded when the production alias moves)
+// scores them; the per-sample errors go to the decay trigger (LabeledBatch::errors), and their
+// sums per window of kScoreWindow samples to the prequential_scores table and the
+// ctd_prequential_* metrics. A model that cannot score a batch leaves that batch unscored (the
+// decay trigger sees no errors for it); the loop goes on.
 //
 // Thread-safety: step() and reset() from one thread (the leader loop); the training and its
 // gate run on a thread of the manager's own.
@@ -33,6 +38,8 @@
 #include <nlohmann/json.hpp>
 
 #include "config/options.h"
+#include "daemon/metrics.h"
+#include "daemon/production_model.h"
 #include "daemon/promotion_service.h"
 #include "daemon/training_service.h"
 #include "registry/registry.h"
@@ -40,14 +47,25 @@
 
 namespace ctd::loop {
 
+// The loop's Prometheus families, registered once and shared by the pipelines' managers.
+struct LoopMetrics {
+  explicit LoopMetrics(metrics::Registry& registry);
+  metrics::Family<metrics::Counter>& scored_samples;
+  metrics::Family<metrics::Counter>& scored_errors;
+  metrics::Family<metrics::Counter>& scoring_failures;
+  metrics::Family<metrics::Gauge>& scoring_version;
+};
+
 class PipelineManager {
  public:
   // Samples read per round at most (the rest follow in later rounds).
   static constexpr std::int64_t kMaxSamplesPerStep = 50'000;
+  // Prequential scores are stored per window of this many sequence numbers.
+  static constexpr std::int64_t kScoreWindow = 500;
 
   PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
                   training::TrainingService& training, promotion::PromotionService& promotion,
-                  registry::Registry& registry);
+                  registry::Registry& registry, LoopMetrics& metrics);
   ~PipelineManager();  // waits for the training thread (stop the TrainingService first)
   PipelineManager(const PipelineManager&) = delete;
   PipelineManager& operator=(const PipelineManager&) = delete;
@@ -75,6 +93,10 @@ class PipelineManager {
 
   void start();
   void feed_samples();
+  // The production model's errors on `data` (empty when none is loaded or it cannot score
+  // them); stores their window sums.
+  std::vector<double> score(const trainers::Dataset& data, const triggers::FeatureBatchView& view);
+  void store_scores(const trainers::Dataset& data, const std::vector<double>& errors, int version);
   void feed_inferences();
   void feed_metrics();
   void handle(const triggers::Decision& decision);
@@ -94,6 +116,11 @@ class PipelineManager {
   promotion::PromotionService& promotion_;
   registry::Registry& registry_;
   triggers::SystemClock clock_;
+  triggers::FeatureLayout layout_;
+  metrics::Counter& scored_samples_;
+  metrics::Counter& scored_errors_;
+  metrics::Counter& scoring_failures_;
+  metrics::Gauge& scoring_version_;
 
   std::unique_ptr<pg::PgConnection> connection_;
   std::unique_ptr<triggers::Engine> engine_;
@@ -101,6 +128,8 @@ class PipelineManager {
   std::int64_t last_seq_ = 0;            // labeled samples fed up to here
   std::int64_t last_inference_seq_ = 0;  // inferences fed up to here
   std::int64_t last_metric_seq_ = 0;     // metric points fed up to here
+  std::int64_t scored_seq_ = 0;          // prequential scores stored up to here
+  std::unique_ptr<scoring::ProductionModel> production_model_;
   std::vector<Held> held_;
 
   std::thread runner_;

@@ -6,6 +6,9 @@
       (binary | multiclass | regression), with two categorical features.
   fixtures.py user-model OUT WIDTH OUTPUTS
       scripts a small user module (torch.jit.script) taking the ctd input layout.
+  fixtures.py nan-model OUT
+      scripts a module whose forward() returns sigmoid of the first column, except NaN where it
+      is 99 and 1.5 where it is 98 (for the checks of a scorer's outputs).
   fixtures.py predict MODEL SNAPSHOT
       loads MODEL with torch.jit.load, scores every snapshot row with forward(), prints JSON
       {"scores": [...]} (flattened).
@@ -125,6 +128,18 @@ def user_model(out, width, outputs):
     m.save(out)
 
 
+def nan_model(out):
+    import torch
+
+    class NanModel(torch.nn.Module):
+        def forward(self, x):
+            p = torch.sigmoid(torch.nan_to_num(x[:, 0], 0.0))
+            p = torch.where(x[:, 0] == 98.0, torch.full_like(p, 1.5), p)
+            return torch.where(x[:, 0] == 99.0, torch.full_like(p, float("nan")), p)
+
+    torch.jit.script(NanModel()).save(out)
+
+
 def model_input(tensors):
     return np.concatenate([tensors["numeric"], tensors["categorical"].astype(np.float32)], axis=1)
 
@@ -212,6 +227,8 @@ def main(argv):
                       float(opts["--positive-fraction"]) if "--positive-fraction" in opts else None)
     elif cmd == "user-model":
         user_model(argv[2], int(argv[3]), int(argv[4]))
+    elif cmd == "nan-model":
+        nan_model(argv[2])
     elif cmd == "predict":
         predict(argv[2], argv[3])
     elif cmd == "relayout":
