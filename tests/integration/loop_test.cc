@@ -35,12 +35,15 @@ class LoopTest : public ::testing::Test {
            '{"numeric":[{"name":"a"},{"name":"b"}],"categorical":[{"name":"colour"}]}'))");
   }
 
-  // Samples first..last of a learnable concept (label 1 exactly when a > 0).
-  void insert_samples(std::int64_t first, std::int64_t last) {
+  // Samples first..last of a learnable concept: label 1 exactly when a > 0 (when a <= 0 once
+  // the concept is `flipped`).
+  void insert_samples(std::int64_t first, std::int64_t last, bool flipped = false) {
     db_->exec(
-        "INSERT INTO samples (pipeline_id, seq, schema_id, topic_id, kafka_partition, "
-        "kafka_offset, event_time, label, numeric, categorical) SELECT 1, s, 1, 1, 0, s, "
-        "to_timestamp(1700000000 + s * 60), (a > 0)::int, ARRAY[a, cos(s)], "
+        std::string("INSERT INTO samples (pipeline_id, seq, schema_id, topic_id, kafka_partition, "
+                    "kafka_offset, event_time, label, numeric, categorical) SELECT 1, s, 1, 1, 0, "
+                    "s, to_timestamp(1700000000 + s * 60), (a ") +
+            (flipped ? "<=" : ">") +
+            " 0)::int, ARRAY[a, cos(s)], "
         "ARRAY[(ARRAY['red','green','blue'])[s % 3 + 1]] FROM (SELECT s, "
         "((abs(hashtext(s::text)) % 2000) / 500.0 - 2.0) AS a FROM generate_series($1::bigint, "
         "$2::bigint) s) t",
@@ -257,6 +260,59 @@ TEST_F(LoopTest, ACrashingTrainerLeavesProductionServingAndTheTriggersReArmed) {
   insert_samples(2601, 3700);
   ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
   EXPECT_EQ(count("SELECT count(*) FROM trigger_events WHERE status = 'started'"), 3);
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// The production model scores new labeled samples before they are used (prequential scoring):
+// when the concept changes, its errors make a decay trigger fire on the labels alone, and the
+// loop retrains. The scores are stored per window, by the version that made them.
+TEST_F(LoopTest, PrequentialErrorsAfterAConceptChangeTriggerADecayRetraining) {
+  auto d = daemon(
+      "        - {name: errors, type: decay, criterion: static_threshold, threshold: 0.3,\n"
+      "           window_samples: 200}\n");
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+  ASSERT_TRUE(
+      eventually("SELECT count(*) FROM training_runs WHERE finished_at IS NOT NULL", 1, 30s));
+  std::this_thread::sleep_for(3s);  // version 1 is loaded for scoring by now
+
+  // The same concept: version 1 scores it well, and the decay trigger stays quiet.
+  insert_samples(1501, 1900);
+  ASSERT_TRUE(eventually("SELECT coalesce(sum(samples), 0) FROM prequential_scores", 400, 30s))
+      << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM prequential_scores WHERE version <> 1 OR seq_first < "
+                  "1501 OR seq_last > 1900"),
+            0);
+  EXPECT_EQ(count("SELECT (sum(error_sum) / sum(samples) < 0.1)::int FROM prequential_scores"), 1);
+  // Rows never span a window of 500 sequence numbers.
+  EXPECT_EQ(count("SELECT count(*) FROM prequential_scores WHERE (seq_first - 1) / 500 <> "
+                  "(seq_last - 1) / 500"),
+            0);
+
+  // The concept flips (500 samples: fewer than the new-data trigger's 1,000).
+  insert_samples(1901, 2400, /*flipped=*/true);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM trigger_events WHERE kind = 'decay'", 1, 60s))
+      << d->log();
+  const auto event = db_->exec(
+      "SELECT status, reason, (evidence->>'model_version')::int FROM trigger_events WHERE kind "
+      "= 'decay'");
+  EXPECT_EQ(event.text(0, 0), "started") << event.text(0, 1);
+  EXPECT_EQ(event.integer(0, 2), 1) << event.text(0, 1);
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events WHERE kind = 'new_data'"), 1);
+  EXPECT_EQ(count("SELECT (sum(error_sum) / sum(samples) > 0.8)::int FROM prequential_scores "
+                  "WHERE seq_first > 1900 AND version = 1"),
+            1);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions v JOIN trigger_events e ON "
+                         "e.event_id = v.trigger_event_id WHERE e.kind = 'decay'",
+                         1, 90s))
+      << d->log();
+  // Each sample was scored at most once.
+  EXPECT_EQ(count("SELECT count(*) FROM prequential_scores a JOIN prequential_scores b ON "
+                  "a.seq_first < b.seq_first AND b.seq_first <= a.seq_last"),
+            0);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
