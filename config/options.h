@@ -172,6 +172,10 @@ struct TrainingOptions {
   // "memory_limit_mb": address-space limit of a trainer; 0 = none, else 64..4194304.
   std::uint64_t memory_limit_mb = 0;
   int max_concurrent_runs = 2;  // "max_concurrent_runs": across all pipelines, 1..64
+  // "retry_abandoned": how many times the loop starts a trigger event's training again when
+  // the daemon supervising it died before it ended (the run is marked failed, "abandoned").
+  // 0..10. Runs that fail by themselves are not retried; the triggers re-arm instead.
+  int retry_abandoned = 1;
 };
 
 // The model registry's files (the "registry" root key, optional).

@@ -157,6 +157,7 @@ void emit_training(YAML::Emitter& out, const TrainingOptions& training) {
   emit(out, "kill_grace_s", training.kill_grace.count());
   emit(out, "memory_limit_mb", training.memory_limit_mb);
   emit(out, "max_concurrent_runs", training.max_concurrent_runs);
+  emit(out, "retry_abandoned", training.retry_abandoned);
   out << YAML::EndMap;
 }
 

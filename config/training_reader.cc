@@ -32,6 +32,7 @@ constexpr Range kKillGraceSecondsRange{1, 600};
 constexpr Range kMemoryLimitMbRange{0, 4'194'304};
 constexpr std::int64_t kMinMemoryLimitMb = 64;  // smaller limits are taken for unit mistakes
 constexpr Range kMaxConcurrentRunsRange{1, 64};
+constexpr Range kRetryAbandonedRange{0, 10};
 constexpr Range kLastSamplesRange{1, 1'000'000'000};
 constexpr Range kLastDaysRange{1, 36'500};
 // Run-spec values are judged by trainers::parse_run_spec; these ranges only keep them within
@@ -40,7 +41,8 @@ constexpr Range kSpecIntRange{INT_MIN, INT_MAX};
 constexpr Range kSpecSeedRange{0, INT64_MAX};
 
 constexpr std::string_view kTrainingKeys[] = {
-    "trainer", "run_root", "timeout_s", "kill_grace_s", "memory_limit_mb", "max_concurrent_runs"};
+    "trainer", "run_root", "timeout_s", "kill_grace_s", "memory_limit_mb", "max_concurrent_runs",
+    "retry_abandoned"};
 constexpr std::string_view kDatasetKeys[] = {"last_samples", "last_days"};
 
 // parse_run_spec requires a model path with `init: production`; that model is supplied per
@@ -317,6 +319,8 @@ TrainingOptions read_training_options(const MapReader& root,
   assign(out.memory_limit_mb, read_memory_limit(errors, map.find("memory_limit_mb")));
   assign(out.max_concurrent_runs,
          read_int(errors, map.find("max_concurrent_runs"), kMaxConcurrentRunsRange));
+  assign(out.retry_abandoned,
+         read_int(errors, map.find("retry_abandoned"), kRetryAbandonedRange));
   return out;
 }
 

@@ -144,7 +144,8 @@ class LeaderLoop {
       leader_gauge_.with({p.name}).set(0);
       if (!p.triggers.triggers.empty())
         managers_.push_back(std::make_unique<loop::PipelineManager>(
-            p, options.postgres.dsn, training_, service_, registry, loop_metrics_));
+            p, options.postgres.dsn, training_, runs, options.training.retry_abandoned, service_,
+            registry, loop_metrics_));
     }
     thread_ = std::thread([this] { loop(); });
   }

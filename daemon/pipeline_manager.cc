@@ -85,11 +85,14 @@ LoopMetrics::LoopMetrics(metrics::Registry& registry)
 
 PipelineManager::PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
                                  training::TrainingService& training,
+                                 training::RunStore& runs, int retry_abandoned,
                                  promotion::PromotionService& promotion,
                                  registry::Registry& registry, LoopMetrics& metrics)
     : pipeline_(pipeline),
       dsn_(std::move(dsn)),
       training_(training),
+      runs_(runs),
+      retry_abandoned_(retry_abandoned),
       promotion_(promotion),
       registry_(registry),
       layout_(layout_of(pipeline)),
@@ -146,6 +149,7 @@ void PipelineManager::start() {
   if (!engine)
     throw std::runtime_error("cannot create the trigger engine: " + engine.error().message);
   engine_ = std::move(engine.value());
+  retry_abandoned();
 
   // New samples are counted from the end of the newest training's snapshot.
   const auto last = c.exec(
@@ -196,6 +200,26 @@ void PipelineManager::start() {
   }
   spdlog::info("{}: trigger engine started ({} trigger(s)); samples after seq {} count as new",
                pipeline_.name, pipeline_.triggers.triggers.size(), last_seq_);
+}
+
+void PipelineManager::retry_abandoned() {
+  // A leader that took over from a daemon that died recovers that daemon's runs here (the
+  // start-up recovery of a replica that was already running has not seen them).
+  for (const std::int64_t run_id : runs_.recover_abandoned())
+    spdlog::warn("training run {} was left unfinished by a stopped daemon; marked failed", run_id);
+  const auto retried = connection_->exec(
+      "UPDATE trigger_events e SET status = 'held', deferred_by = 'retry', run_id = NULL, "
+      "abandoned_runs = e.abandoned_runs || e.run_id, updated_at = now() FROM training_runs r "
+      "WHERE r.run_id = e.run_id AND e.pipeline_id = $1 AND e.status = 'started' AND r.status = "
+      "'failed' AND r.failure_reason LIKE 'abandoned:%' AND e.attempts <= $2 AND NOT EXISTS "
+      "(SELECT 1 FROM training_runs later WHERE later.pipeline_id = $1 AND later.run_id > "
+      "r.run_id) RETURNING e.event_id, r.run_id, e.attempts",
+      {std::to_string(pipeline_id_), std::to_string(retry_abandoned_)});
+  for (int i = 0; i < retried.rows(); ++i)
+    spdlog::warn("{}: trigger event {} is retried: its training run {} was abandoned (attempt {} "
+                 "of {})",
+                 pipeline_.name, retried.integer(i, 0), retried.integer(i, 1),
+                 retried.integer(i, 2) + 1, retry_abandoned_ + 1);
 }
 
 void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutcome> finished) {
@@ -367,8 +391,9 @@ std::vector<std::int64_t> PipelineManager::record(const std::vector<triggers::Fi
     });
     if (held != held_.end()) {
       connection_->exec(
-          "UPDATE trigger_events SET status = $2, deferred_by = $3, run_id = $4, updated_at = "
-          "now() WHERE event_id = $1",
+          "UPDATE trigger_events SET status = $2, deferred_by = $3, run_id = $4, attempts = "
+          "attempts + (CASE WHEN $2 = 'started' THEN 1 ELSE 0 END), updated_at = now() WHERE "
+          "event_id = $1",
           {std::to_string(held->event_id), status, deferred_by,
            run_id ? pg::Param(std::to_string(*run_id)) : std::nullopt});
       ids.push_back(held->event_id);
@@ -379,9 +404,9 @@ std::vector<std::int64_t> PipelineManager::record(const std::vector<triggers::Fi
         connection_
             ->exec(
                 "INSERT INTO trigger_events (pipeline_id, trigger, kind, reason, evidence, "
-                "fired_at, status, deferred_by, run_id, fed_seq) VALUES ($1, $2, $3, $4, "
-                "$5::jsonb, to_timestamp($6::bigint / 1000.0), $7, $8, $9, $10) RETURNING "
-                "event_id",
+                "fired_at, status, deferred_by, run_id, fed_seq, attempts) VALUES ($1, $2, $3, "
+                "$4, $5::jsonb, to_timestamp($6::bigint / 1000.0), $7, $8, $9, $10, CASE WHEN "
+                "$7 = 'started' THEN 1 ELSE 0 END) RETURNING event_id",
                 {std::to_string(pipeline_id_), f.trigger, f.kind, f.reason,
                  f.evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                  epoch_ms(f.at), status, deferred_by,

@@ -14,6 +14,12 @@
 // and metric-based decay); a new leader starts the inferences at the newest
 // kMaxSamplesPerStep, so drift windows refill, and the metrics at the newest point.
 //
+// Trainings abandoned by a daemon that died (RunStore::recover_abandoned, also run by a new
+// leader, so a takeover recovers its dead predecessor's runs) are retried: the events their run
+// answered are held again (deferred_by "retry") and start a new training, up to
+// `retry_abandoned` times per event. Only the pipeline's newest run is retried; a later
+// training has answered older ones.
+//
 // Prequential scoring: before new labeled samples reach the engine, the production model
 // (loaded in-process, daemon/production_model.h, reloaded when the production alias moves)
 // scores them; the per-sample errors go to the decay trigger (LabeledBatch::errors), and their
@@ -41,6 +47,7 @@
 #include "daemon/metrics.h"
 #include "daemon/production_model.h"
 #include "daemon/promotion_service.h"
+#include "daemon/run_store.h"
 #include "daemon/training_service.h"
 #include "registry/registry.h"
 #include "triggers/engine.h"
@@ -64,7 +71,8 @@ class PipelineManager {
   static constexpr std::int64_t kScoreWindow = 500;
 
   PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
-                  training::TrainingService& training, promotion::PromotionService& promotion,
+                  training::TrainingService& training, training::RunStore& runs,
+                  int retry_abandoned, promotion::PromotionService& promotion,
                   registry::Registry& registry, LoopMetrics& metrics);
   ~PipelineManager();  // waits for the training thread (stop the TrainingService first)
   PipelineManager(const PipelineManager&) = delete;
@@ -92,6 +100,8 @@ class PipelineManager {
   };
 
   void start();
+  // Holds again the events of the pipeline's newest run when it was abandoned (see above).
+  void retry_abandoned();
   void feed_samples();
   // The production model's errors on `data` (empty when none is loaded or it cannot score
   // them); stores their window sums.
@@ -113,6 +123,8 @@ class PipelineManager {
   config::PipelineOptions pipeline_;
   std::string dsn_;
   training::TrainingService& training_;
+  training::RunStore& runs_;
+  int retry_abandoned_;
   promotion::PromotionService& promotion_;
   registry::Registry& registry_;
   triggers::SystemClock clock_;

@@ -317,6 +317,63 @@ TEST_F(LoopTest, PrequentialErrorsAfterAConceptChangeTriggerADecayRetraining) {
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
 
+// A daemon killed while its trigger's training runs: the next daemon marks the run abandoned,
+// holds the trigger event again and retries its training, so the event is answered once,
+// by one new version, and nothing is lost or duplicated.
+TEST_F(LoopTest, ATrainingAbandonedByAKilledDaemonIsRetriedForTheSameEvent) {
+  // ctd-train, except for the first run after the marker appears: it removes the marker and
+  // sleeps in the trainer's place (exec keeps the launcher's parent-death signal).
+  const std::string marker = tmp_.path() + "/slow";
+  const std::string wrapper = tmp_.write(
+      "trainer.sh", "#!/bin/sh\nif [ \"$1\" = train ] && [ -e " + marker + " ]; then rm " +
+                        marker + "; exec sleep 120; fi\nexec " CTD_BINARY_DIR
+                        "/ctd-train \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  auto d = daemon("", {{"CTD_TRAINER", wrapper}});
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+
+  tmp_.write("slow", "");
+  insert_samples(1501, 2600);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM training_runs WHERE status = 'running' AND pid IS "
+                         "NOT NULL",
+                         1, 60s))
+      << d->log();
+  for (int i = 0; i < 100 && std::filesystem::exists(marker); ++i)  // the trainer sleeps
+    std::this_thread::sleep_for(100ms);
+  ASSERT_FALSE(std::filesystem::exists(marker)) << d->log();
+  const std::int64_t abandoned = count("SELECT run_id FROM training_runs WHERE status = 'running'");
+  d->signal(SIGKILL);
+  d->wait_exit(30s);
+
+  d = daemon("", {{"CTD_TRAINER", wrapper}});
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
+  EXPECT_NE(std::string(db_->exec("SELECT failure_reason FROM training_runs WHERE run_id = $1",
+                                  {std::to_string(abandoned)})
+                            .text(0, 0))
+                .find("abandoned"),
+            std::string::npos);
+  // The same event, now answered by a third run and the second version.
+  EXPECT_EQ(count("SELECT count(*) FROM trigger_events"), 2) << d->log();
+  const auto event = db_->exec(
+      "SELECT e.status, e.attempts, e.abandoned_runs::text, e.run_id, v.version FROM "
+      "trigger_events e JOIN model_versions v ON v.trigger_event_id = e.event_id WHERE "
+      "e.event_id = 2");
+  ASSERT_EQ(event.rows(), 1) << d->log();
+  EXPECT_EQ(event.text(0, 0), "started");
+  EXPECT_EQ(event.integer(0, 1), 2);
+  EXPECT_EQ(event.text(0, 2), "{" + std::to_string(abandoned) + "}");
+  EXPECT_GT(event.integer(0, 3), abandoned);
+  EXPECT_EQ(event.integer(0, 4), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 3);
+  EXPECT_NE(d->log().find("is retried: its training run"), std::string::npos) << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
 // Serving features that move away from the production model's training data make a drift
 // trigger fire, and the loop retrains.
 TEST_F(LoopTest, DriftInTheInferencesTriggersARetraining) {

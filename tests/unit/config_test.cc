@@ -581,6 +581,7 @@ training:
   kill_grace_s: 5
   memory_limit_mb: 4096
   max_concurrent_runs: 3
+  retry_abandoned: 0
 )");
 
 Options options_in(const std::string& text, const std::string& file) {
@@ -601,6 +602,7 @@ TEST(ConfigTraining, OmittedSectionsTakeDefaults) {
   EXPECT_EQ(options.training.kill_grace, std::chrono::seconds(10));
   EXPECT_EQ(options.training.memory_limit_mb, 0u);
   EXPECT_EQ(options.training.max_concurrent_runs, 2);
+  EXPECT_EQ(options.training.retry_abandoned, 1);
   EXPECT_EQ(options.training.run_root, defaults.run_root);
   const auto& pipeline = options.pipelines.at(0);
   EXPECT_FALSE(pipeline.dataset.last_samples.has_value());
@@ -622,6 +624,7 @@ TEST(ConfigTraining, EveryKeyIsRead) {
   EXPECT_EQ(options.training.kill_grace, std::chrono::seconds(5));
   EXPECT_EQ(options.training.memory_limit_mb, 4096u);
   EXPECT_EQ(options.training.max_concurrent_runs, 3);
+  EXPECT_EQ(options.training.retry_abandoned, 0);
   ASSERT_EQ(options.pipelines.size(), 2u);
 
   const auto& churn = options.pipelines[0];
@@ -688,8 +691,9 @@ training:
   kill_grace_s: 601
   memory_limit_mb: 63
   max_concurrent_runs: 65
+  retry_abandoned: 11
 )"));
-  ASSERT_EQ(errors.size(), 6u) << describe(errors);
+  ASSERT_EQ(errors.size(), 7u) << describe(errors);
   EXPECT_TRUE(HasError(errors, "pipelines[0].dataset.last_samples", 15,
                        "must be between 1 and 1000000000, got 0"));
   EXPECT_EQ(errors[0].column, 29);
@@ -701,6 +705,8 @@ training:
                        "must be 0 (no limit) or between 64 and 4194304, got 63"));
   EXPECT_TRUE(
       HasError(errors, "training.max_concurrent_runs", 20, "must be between 1 and 64, got 65"));
+  EXPECT_TRUE(
+      HasError(errors, "training.retry_abandoned", 21, "must be between 0 and 10, got 11"));
 
   EXPECT_TRUE(HasError(errors_of(kTrainingBase + "training: {memory_limit_mb: 4194305}\n"),
                        "training.memory_limit_mb", 15, "got 4194305"));
@@ -854,6 +860,7 @@ TEST(ConfigTraining, RenderedTrainingReadsBackToTheSameOptions) {
   EXPECT_EQ(reread.training.kill_grace, options.training.kill_grace);
   EXPECT_EQ(reread.training.memory_limit_mb, options.training.memory_limit_mb);
   EXPECT_EQ(reread.training.max_concurrent_runs, options.training.max_concurrent_runs);
+  EXPECT_EQ(reread.training.retry_abandoned, options.training.retry_abandoned);
   ASSERT_EQ(reread.pipelines.size(), options.pipelines.size());
   for (std::size_t i = 0; i < options.pipelines.size(); ++i) {
     EXPECT_EQ(reread.pipelines[i].dataset.last_samples, options.pipelines[i].dataset.last_samples);
