@@ -110,6 +110,7 @@ void PipelineManager::reset() {
   held_.clear();
   connection_.reset();
   production_model_.reset();
+  engine_version_.reset();
   scoring_version_.set(0);
 }
 
@@ -223,6 +224,7 @@ void PipelineManager::retry_abandoned() {
 }
 
 void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutcome> finished) {
+  engine_version_ = version;
   const auto v = registry_.get(pipeline_.name, version);
   if (!v) {
     if (finished) handle(engine_->training_finished(*finished));
@@ -253,9 +255,18 @@ void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutc
 void PipelineManager::step() {
   if (!engine_) start();
   finish_training();
-  production_model_->refresh();
+  const scoring::RefreshResult production = production_model_->refresh();
   const auto loaded = production_model_->current();
   scoring_version_.set(loaded ? loaded->version : 0);
+  // Production moved by someone else (`ctd registry promote` or `rollback`, `ctd train`, a
+  // guardrail's rollback): the triggers get the new model as their reference and baseline. A
+  // training of the loop's own reports its promotion when it finishes (finish_training).
+  if (production.version && production.version != engine_version_ &&
+      !engine_->training_in_flight()) {
+    spdlog::info("{}: production is now version {} (changed outside the loop)", pipeline_.name,
+                 *production.version);
+    promoted(*production.version, std::nullopt);
+  }
   feed_samples();
   if (pipeline_.topics.inferences) feed_inferences();
   if (pipeline_.topics.metrics) feed_metrics();

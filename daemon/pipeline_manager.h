@@ -14,6 +14,10 @@
 // and metric-based decay); a new leader starts the inferences at the newest
 // kMaxSamplesPerStep, so drift windows refill, and the metrics at the newest point.
 //
+// Production changes made outside the loop (`ctd registry promote`/`rollback`, `ctd train`, a
+// guardrail's rollback) reach the engine as a promotion in the next round, unless the loop's
+// own training is in flight (its end reports production then).
+//
 // Trainings abandoned by a daemon that died (RunStore::recover_abandoned, also run by a new
 // leader, so a takeover recovers its dead predecessor's runs) are retried: the events their run
 // answered are held again (deferred_by "retry") and start a new training, up to
@@ -141,6 +145,7 @@ class PipelineManager {
   std::int64_t last_inference_seq_ = 0;  // inferences fed up to here
   std::int64_t last_metric_seq_ = 0;     // metric points fed up to here
   std::int64_t scored_seq_ = 0;          // prequential scores stored up to here
+  std::optional<int> engine_version_;    // the production version the engine was told of
   std::unique_ptr<scoring::ProductionModel> production_model_;
   std::vector<Held> held_;
 

@@ -15,6 +15,7 @@
 #include "daemon/schema.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/run_program.h"
 #include "tests/support/temp_dir.h"
 
 namespace ctd::testing {
@@ -73,14 +74,24 @@ class LoopTest : public ::testing::Test {
         {std::to_string(first), std::to_string(last), std::to_string(shift)});
   }
 
+  std::map<std::string, std::string> environment(std::map<std::string, std::string> env = {}) {
+    env["CTD_POSTGRES_DSN"] = pg_->dsn();
+    env["CTD_TRAINING_RUN_ROOT"] = tmp_.path() + "/runs";
+    env["CTD_ARTIFACT_ROOT"] = tmp_.path() + "/artifacts";
+    return env;
+  }
+
   std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "",
                                         std::map<std::string, std::string> env = {},
                                         const std::string& limits = "",
                                         const std::string& min_improvement = "-0.5") {
-    env["CTD_POSTGRES_DSN"] = pg_->dsn();
-    env["CTD_TRAINING_RUN_ROOT"] = tmp_.path() + "/runs";
-    env["CTD_ARTIFACT_ROOT"] = tmp_.path() + "/artifacts";
-    return std::make_unique<DaemonProcess>(
+    return std::make_unique<DaemonProcess>(config(extra_rules, limits, min_improvement),
+                                           environment(std::move(env)));
+  }
+
+  static std::string config(const std::string& extra_rules = "", const std::string& limits = "",
+                            const std::string& min_improvement = "-0.5") {
+    return
         R"(
 postgres: {dsn: "set by CTD_POSTGRES_DSN"}
 kafka: {brokers: embedded}
@@ -106,8 +117,13 @@ pipelines:
             R"(
       rules:
         - {name: fresh, type: new_data, min_samples: 1000}
-)" + extra_rules,
-        env);
+)" + extra_rules;
+  }
+
+  RunResult ctd(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{CTD_BINARY_DIR "/ctd"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_program(argv, environment(), 120s);
   }
 
   std::unique_ptr<PgServer> pg_;
@@ -370,6 +386,51 @@ TEST_F(LoopTest, ATrainingAbandonedByAKilledDaemonIsRetriedForTheSameEvent) {
   EXPECT_EQ(event.integer(0, 4), 2);
   EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 3);
   EXPECT_NE(d->log().find("is retried: its training run"), std::string::npos) << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// Production moved by an operator (a rollback from the command line) reaches the loop: the
+// rolled-back version scores the next samples and is the triggers' model.
+TEST_F(LoopTest, AProductionChangeOutsideTheLoopReachesScoringAndTheTriggers) {
+  const std::string rules =
+      "        - {name: errors, type: decay, criterion: static_threshold, threshold: 0.3,\n"
+      "           window_samples: 200}\n";
+  const std::string file = tmp_.write("ctd.yaml", config(rules));
+  auto d = daemon(rules);
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+  insert_samples(1501, 2600);
+  ASSERT_TRUE(eventually("SELECT version FROM model_versions WHERE status = 'production'", 2, 90s))
+      << d->log();
+  ASSERT_TRUE(
+      eventually("SELECT count(*) FROM training_runs WHERE finished_at IS NOT NULL", 2, 30s));
+
+  const RunResult rollback = ctd({"registry", "rollback", "-c", file, "--model", "fraud",
+                                  "--reason", "operator says so"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
+  ASSERT_TRUE(eventually("SELECT version FROM model_versions WHERE status = 'production'", 1, 10s));
+  std::this_thread::sleep_for(4s);  // a round or two of the loop
+  EXPECT_NE(d->log().find("production is now version 1 (changed outside the loop)"),
+            std::string::npos)
+      << d->log();
+  // The next samples are scored by version 1 again.
+  insert_samples(2601, 2900);
+  ASSERT_TRUE(eventually(
+      "SELECT coalesce(sum(samples), 0) FROM prequential_scores WHERE seq_first > 2600", 300, 30s))
+      << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM prequential_scores WHERE seq_first > 2600 AND version "
+                  "<> 1"),
+            0);
+  // A concept change is judged against version 1: the decay fire names it.
+  insert_samples(2901, 3400, /*flipped=*/true);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM trigger_events WHERE kind = 'decay'", 1, 60s))
+      << d->log();
+  EXPECT_EQ(count("SELECT (evidence->>'model_version')::int FROM trigger_events WHERE kind = "
+                  "'decay'"),
+            1);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
