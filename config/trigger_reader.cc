@@ -59,7 +59,8 @@ constexpr Range kDriftMinSamplesRange{1, 1'000'000'000};
 constexpr Range kBinsRange{1, 65'535};
 constexpr Range kSampleSizeRange{1, 10'000'000};
 
-constexpr std::string_view kTriggersKeys[] = {"cooldown_s", "min_interval_s", "rules"};
+constexpr std::string_view kTriggersKeys[] = {"cooldown_s", "min_interval_s", "failure_backoff_s",
+                                              "failure_backoff_max_s", "rules"};
 constexpr std::string_view kManualKeys[] = {"name", "type"};
 constexpr std::string_view kScheduleKeys[] = {"name", "type", "cron", "every_s"};
 constexpr std::string_view kNewDataKeys[] = {"name", "type", "min_samples",
@@ -667,6 +668,29 @@ std::optional<TriggerSpec> read_trigger(TriggerContext& ctx, const Field& item, 
   return std::nullopt;
 }
 
+// failure_backoff_s and its cap; the cap must not be below the first delay (the defaults are in
+// order, so one of the two keys is present when it is).
+void read_failure_backoff(const MapReader& map, triggers::RateLimits& limits) {
+  ErrorSink& errors = map.errors();
+  const std::optional<Field> initial_field = map.find("failure_backoff_s");
+  const std::optional<Field> max_field = map.find("failure_backoff_max_s");
+  const auto initial = read_int(errors, initial_field, kRateLimitSecondsRange);
+  const auto max = read_int(errors, max_field, kRateLimitSecondsRange);
+  if ((initial_field && !initial) || (max_field && !max)) return;
+  assign(limits.failure_backoff, initial);
+  assign(limits.failure_backoff_max, max);
+  if (limits.failure_backoff <= limits.failure_backoff_max) return;
+  const auto value = [](const std::optional<Field>& field, std::chrono::seconds s) {
+    return fmt::format("{}{}", s.count(), field ? "" : ", the default");
+  };
+  const Field& at = initial_field ? *initial_field : *max_field;
+  errors.at(
+      at.mark, at.path,
+      fmt::format("failure_backoff_s ({}) must not be greater than failure_backoff_max_s ({})",
+                  value(initial_field, limits.failure_backoff),
+                  value(max_field, limits.failure_backoff_max)));
+}
+
 }  // namespace
 
 triggers::EngineSpec read_triggers(const MapReader& pipeline,
@@ -681,6 +705,7 @@ triggers::EngineSpec read_triggers(const MapReader& pipeline,
   assign(out.limits.cooldown, read_int(errors, map.find("cooldown_s"), kRateLimitSecondsRange));
   assign(out.limits.min_interval,
          read_int(errors, map.find("min_interval_s"), kRateLimitSecondsRange));
+  read_failure_backoff(map, out.limits);
   const std::optional<Field> rules_field = map.require("rules", " (the pipeline's triggers)");
   const std::optional<std::vector<Field>> rules = read_list(errors, rules_field);
   if (rules && rules->empty()) {

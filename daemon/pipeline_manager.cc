@@ -84,9 +84,8 @@ LoopMetrics::LoopMetrics(metrics::Registry& registry)
           {"pipeline"})) {}
 
 PipelineManager::PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
-                                 training::TrainingService& training,
-                                 training::RunStore& runs, int retry_abandoned,
-                                 promotion::PromotionService& promotion,
+                                 training::TrainingService& training, training::RunStore& runs,
+                                 int retry_abandoned, promotion::PromotionService& promotion,
                                  registry::Registry& registry, LoopMetrics& metrics)
     : pipeline_(pipeline),
       dsn_(std::move(dsn)),
@@ -137,14 +136,20 @@ void PipelineManager::start() {
   auto built = triggers::build_triggers(pipeline_.triggers, anchors);
   if (!built) throw std::runtime_error("cannot build the triggers: " + built.error().message);
 
-  // Rate limits hold across restarts: the last training's start and end.
+  // Rate limits hold across restarts: the last training's start and end, and the failures in
+  // a row since the last success (abandoned runs are the daemon's fault, not the training's).
   triggers::EngineHistory history;
   const auto runs = c.exec(
       "SELECT (extract(epoch FROM max(created_at)) * 1000)::bigint, (extract(epoch FROM "
-      "max(finished_at)) * 1000)::bigint FROM training_runs WHERE pipeline_id = $1",
+      "max(finished_at)) * 1000)::bigint, count(*) FILTER (WHERE status = 'failed' AND "
+      "coalesce(failure_reason, '') NOT LIKE 'abandoned:%' AND run_id > coalesce((SELECT "
+      "max(run_id) FROM "
+      "training_runs WHERE pipeline_id = $1 AND status = 'succeeded'), 0)) FROM training_runs "
+      "WHERE pipeline_id = $1",
       {id});
   history.last_training_started = time_of(runs, 0, 0);
   history.last_training_finished = time_of(runs, 0, 1);
+  history.consecutive_failures = static_cast<int>(runs.integer(0, 2));
   auto engine = triggers::Engine::create(pipeline_.name, clock_, built.value().limits,
                                          std::move(built.value().triggers), history);
   if (!engine)
@@ -217,10 +222,11 @@ void PipelineManager::retry_abandoned() {
       "r.run_id) RETURNING e.event_id, r.run_id, e.attempts",
       {std::to_string(pipeline_id_), std::to_string(retry_abandoned_)});
   for (int i = 0; i < retried.rows(); ++i)
-    spdlog::warn("{}: trigger event {} is retried: its training run {} was abandoned (attempt {} "
-                 "of {})",
-                 pipeline_.name, retried.integer(i, 0), retried.integer(i, 1),
-                 retried.integer(i, 2) + 1, retry_abandoned_ + 1);
+    spdlog::warn(
+        "{}: trigger event {} is retried: its training run {} was abandoned (attempt {} "
+        "of {})",
+        pipeline_.name, retried.integer(i, 0), retried.integer(i, 1), retried.integer(i, 2) + 1,
+        retry_abandoned_ + 1);
 }
 
 void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutcome> finished) {
@@ -377,8 +383,8 @@ void PipelineManager::store_scores(const trainers::Dataset& data, const std::vec
     }
     i = end;
     if (samples == 0) continue;
-    rows += fmt::format("{}({},{},{},{},{},{:.17g})", rows.empty() ? "" : ",", pipeline_id_,
-                        first, last, version, samples, sum);
+    rows += fmt::format("{}({},{},{},{},{},{:.17g})", rows.empty() ? "" : ",", pipeline_id_, first,
+                        last, version, samples, sum);
     scored_seq_ = last;
   }
   if (rows.empty()) return;

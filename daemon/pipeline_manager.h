@@ -18,6 +18,11 @@
 // guardrail's rollback) reach the engine as a promotion in the next round, unless the loop's
 // own training is in flight (its end reports production then).
 //
+// A failed training (the trainer crashed or timed out, or the run could not start) is recorded
+// and the pipeline keeps its production model; the triggers re-arm, and repeated failures back
+// off exponentially (the engine's failure_backoff, whose count of failures in a row a new
+// leader takes from training_runs).
+//
 // Trainings abandoned by a daemon that died (RunStore::recover_abandoned, also run by a new
 // leader, so a takeover recovers its dead predecessor's runs) are retried: the events their run
 // answered are held again (deferred_by "retry") and start a new training, up to

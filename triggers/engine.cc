@@ -34,6 +34,8 @@ std::string_view to_string(DeferReason reason) {
       return "training_in_flight";
     case DeferReason::kCooldown:
       return "cooldown";
+    case DeferReason::kFailureBackoff:
+      return "failure_backoff";
     case DeferReason::kMinInterval:
       return "min_interval";
   }
@@ -79,6 +81,11 @@ Result<std::unique_ptr<Engine>> Engine::create(std::string pipeline, const Clock
       limits.min_interval < std::chrono::seconds::zero()) {
     return Error{prefix + "cooldown and min_interval must be >= 0"};
   }
+  if (limits.failure_backoff < std::chrono::seconds::zero() ||
+      limits.failure_backoff_max < limits.failure_backoff) {
+    return Error{prefix +
+                 "failure_backoff must be >= 0 and failure_backoff_max >= failure_backoff"};
+  }
   std::set<std::string> names;
   for (const auto& trigger : triggers) {
     if (!trigger) return Error{prefix + "a trigger is missing"};
@@ -98,7 +105,8 @@ Engine::Engine(std::string pipeline, const Clock& clock, RateLimits limits,
       triggers_(std::move(triggers)),
       in_flight_(history.training_in_flight),
       last_started_(history.last_training_started),
-      last_finished_(history.last_training_finished) {}
+      last_finished_(history.last_training_finished),
+      consecutive_failures_(std::max(0, history.consecutive_failures)) {}
 
 template <typename Event>
 Decision Engine::route(const Event& event, void (Trigger::*handler)(const Event&)) {
@@ -164,6 +172,8 @@ Decision Engine::training_finished(TrainingOutcome outcome, const ModelContext* 
   in_flight_ = false;
   last_finished_ = now;
   last_outcome_ = outcome;
+  if (outcome == TrainingOutcome::kSucceeded) consecutive_failures_ = 0;
+  if (outcome == TrainingOutcome::kFailed) ++consecutive_failures_;
   std::vector<Fire> superseded;
   if (promoted != nullptr) superseded = promote(*promoted);
   Decision decision = decide(now, evaluate_triggers(now));
@@ -180,7 +190,21 @@ std::vector<Fire> Engine::evaluate_triggers(TimePoint now) {
   return fires;
 }
 
+std::chrono::seconds Engine::failure_backoff() const {
+  if (consecutive_failures_ == 0) return std::chrono::seconds::zero();
+  // Doubles per failure up to the cap; the shift is bounded so it cannot overflow.
+  const int doublings = std::min(consecutive_failures_ - 1, 40);
+  const auto max = limits_.failure_backoff_max.count();
+  auto delay = limits_.failure_backoff.count();
+  for (int i = 0; i < doublings && delay < max; ++i) delay *= 2;
+  return std::chrono::seconds(std::min(delay, max));
+}
+
 std::optional<std::pair<DeferReason, TimePoint>> Engine::limit_at(TimePoint now) const {
+  const std::chrono::seconds backoff = failure_backoff();
+  if (last_finished_ && now < *last_finished_ + backoff) {
+    return std::make_pair(DeferReason::kFailureBackoff, *last_finished_ + backoff);
+  }
   if (last_finished_ && now < *last_finished_ + limits_.cooldown) {
     return std::make_pair(DeferReason::kCooldown, *last_finished_ + limits_.cooldown);
   }
@@ -261,6 +285,8 @@ nlohmann::json Engine::describe() const {
                                                         : nlohmann::json()},
                          {"cooldown_seconds", limits_.cooldown.count()},
                          {"min_interval_seconds", limits_.min_interval.count()},
+                         {"consecutive_failures", consecutive_failures_},
+                         {"failure_backoff_seconds", failure_backoff().count()},
                          {"held_fires", std::move(held)},
                          {"omitted_fires", omitted_},
                          {"warming_up", std::move(warming_up)},

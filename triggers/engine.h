@@ -8,7 +8,13 @@
 //   * cooldown: no training starts within `cooldown` after the previous one finished (any
 //     outcome);
 //   * min_interval: no training starts within `min_interval` after the previous one started;
-//   * manual fires skip cooldown and min_interval (a person asked), never the in-flight rule;
+//   * failure backoff: after k consecutive failed trainings (the trainer crashed, its loss went
+//     non-finite, it could not be launched), no training starts within
+//     min(failure_backoff * 2^(k-1), failure_backoff_max) after the last one finished; a
+//     succeeded training resets k (a candidate the gate rejected still trained: it counts as
+//     succeeded), a cancelled one leaves it as it is;
+//   * manual fires skip cooldown, failure backoff and min_interval (a person asked), never the
+//     in-flight rule;
 //   * warm-up: triggers that are not ready() are not evaluated; describe() lists them;
 //   * superseded: when a model is promoted, held fires whose evidence names an older
 //     `model_version` (decay judged the previous model) are dropped and reported, so a
@@ -43,6 +49,9 @@ namespace ctd::triggers {
 struct RateLimits {
   std::chrono::seconds cooldown{0};      // after a training finishes
   std::chrono::seconds min_interval{0};  // between two training starts
+  // After consecutive failures (see above); 0 disables the backoff.
+  std::chrono::seconds failure_backoff{60};
+  std::chrono::seconds failure_backoff_max{3600};  // >= failure_backoff
 };
 
 // What the engine remembers across daemon restarts (from the run store), so limits hold.
@@ -50,10 +59,11 @@ struct EngineHistory {
   std::optional<TimePoint> last_training_started;
   std::optional<TimePoint> last_training_finished;
   bool training_in_flight = false;
+  int consecutive_failures = 0;  // failed trainings since the last one that succeeded
 };
 
 enum class DecisionKind { kNone, kStartTraining, kDeferred };
-enum class DeferReason { kInFlight, kCooldown, kMinInterval };
+enum class DeferReason { kInFlight, kCooldown, kFailureBackoff, kMinInterval };
 enum class TrainingOutcome { kSucceeded, kFailed, kCancelled };
 
 std::string_view to_string(DecisionKind kind);
@@ -104,6 +114,9 @@ class Engine {
   Decision training_finished(TrainingOutcome outcome, const ModelContext* promoted = nullptr);
 
   bool training_in_flight() const { return in_flight_; }
+  int consecutive_failures() const { return consecutive_failures_; }
+  // How long the failure backoff holds trainings after the last end (0 after a success).
+  std::chrono::seconds failure_backoff() const;
   std::size_t held_fires() const { return held_.size(); }
   const std::string& pipeline() const { return pipeline_; }
   nlohmann::json describe() const;
@@ -134,6 +147,7 @@ class Engine {
   std::optional<TimePoint> last_started_;
   std::optional<TimePoint> last_finished_;
   std::optional<TrainingOutcome> last_outcome_;
+  int consecutive_failures_ = 0;
   std::int64_t trainings_started_ = 0;
 };
 

@@ -45,9 +45,9 @@ class LoopTest : public ::testing::Test {
                     "s, to_timestamp(1700000000 + s * 60), (a ") +
             (flipped ? "<=" : ">") +
             " 0)::int, ARRAY[a, cos(s)], "
-        "ARRAY[(ARRAY['red','green','blue'])[s % 3 + 1]] FROM (SELECT s, "
-        "((abs(hashtext(s::text)) % 2000) / 500.0 - 2.0) AS a FROM generate_series($1::bigint, "
-        "$2::bigint) s) t",
+            "ARRAY[(ARRAY['red','green','blue'])[s % 3 + 1]] FROM (SELECT s, "
+            "((abs(hashtext(s::text)) % 2000) / 500.0 - 2.0) AS a FROM generate_series($1::bigint, "
+            "$2::bigint) s) t",
         {std::to_string(first), std::to_string(last)});
   }
 
@@ -111,10 +111,10 @@ pipelines:
       batch_size: 32
       threads: 1
     promotion: {holdout_samples: 200, min_holdout_samples: 100, min_improvement: )" +
-            min_improvement + R"(}
+        min_improvement + R"(}
     triggers:
 )" + limits +
-            R"(
+        R"(
       rules:
         - {name: fresh, type: new_data, min_samples: 1000}
 )" + extra_rules;
@@ -254,7 +254,7 @@ TEST_F(LoopTest, ACrashingTrainerLeavesProductionServingAndTheTriggersReArmed) {
                                                            " ]; then kill -SEGV $$; fi\nexec " +
                                                            CTD_BINARY_DIR "/ctd-train \"$@\"\n");
   std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
-  auto d = daemon("", {{"CTD_TRAINER", wrapper}});
+  auto d = daemon("", {{"CTD_TRAINER", wrapper}}, "      failure_backoff_s: 10");
   ASSERT_TRUE(d->wait_ready(60s)) << d->log();
   insert_samples(1, 1500);
   ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
@@ -272,10 +272,16 @@ TEST_F(LoopTest, ACrashingTrainerLeavesProductionServingAndTheTriggersReArmed) {
   EXPECT_EQ(count("SELECT version FROM model_versions WHERE status = 'production'"), 1);
   EXPECT_EQ(count("SELECT count(*) FROM model_versions"), 1);
 
+  // The next fire comes within the failure backoff (10 s after the failed run ended): it is
+  // held, and its training starts once the backoff is over.
   std::filesystem::remove(marker);
   insert_samples(2601, 3700);
   ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
   EXPECT_EQ(count("SELECT count(*) FROM trigger_events WHERE status = 'started'"), 3);
+  EXPECT_NE(d->log().find("held: failure_backoff"), std::string::npos) << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs r3, training_runs r2 WHERE r3.run_id = 3 "
+                  "AND r2.run_id = 2 AND r3.created_at >= r2.finished_at + interval '10 s'"),
+            1);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }
@@ -321,9 +327,10 @@ TEST_F(LoopTest, PrequentialErrorsAfterAConceptChangeTriggerADecayRetraining) {
   EXPECT_EQ(count("SELECT (sum(error_sum) / sum(samples) > 0.8)::int FROM prequential_scores "
                   "WHERE seq_first > 1900 AND version = 1"),
             1);
-  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions v JOIN trigger_events e ON "
-                         "e.event_id = v.trigger_event_id WHERE e.kind = 'decay'",
-                         1, 90s))
+  ASSERT_TRUE(
+      eventually("SELECT count(*) FROM model_versions v JOIN trigger_events e ON "
+                 "e.event_id = v.trigger_event_id WHERE e.kind = 'decay'",
+                 1, 90s))
       << d->log();
   // Each sample was scored at most once.
   EXPECT_EQ(count("SELECT count(*) FROM prequential_scores a JOIN prequential_scores b ON "
@@ -341,11 +348,10 @@ TEST_F(LoopTest, ATrainingAbandonedByAKilledDaemonIsRetriedForTheSameEvent) {
   // sleeps in the trainer's place (exec keeps the launcher's parent-death signal).
   const std::string marker = tmp_.path() + "/slow";
   const std::string wrapper = tmp_.write(
-      "trainer.sh", "#!/bin/sh\nif [ \"$1\" = train ] && [ -e " + marker + " ]; then rm " +
-                        marker + "; exec sleep 120; fi\nexec " CTD_BINARY_DIR
-                        "/ctd-train \"$@\"\n");
+      "trainer.sh", "#!/bin/sh\nif [ \"$1\" = train ] && [ -e " + marker + " ]; then rm " + marker +
+                        "; exec sleep 120; fi\nexec " CTD_BINARY_DIR "/ctd-train \"$@\"\n");
   std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
-  auto d = daemon("", {{"CTD_TRAINER", wrapper}});
+  auto d = daemon("", {{"CTD_TRAINER", wrapper}}, "      failure_backoff_s: 10");
   ASSERT_TRUE(d->wait_ready(60s)) << d->log();
   insert_samples(1, 1500);
   ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
@@ -353,9 +359,10 @@ TEST_F(LoopTest, ATrainingAbandonedByAKilledDaemonIsRetriedForTheSameEvent) {
 
   tmp_.write("slow", "");
   insert_samples(1501, 2600);
-  ASSERT_TRUE(eventually("SELECT count(*) FROM training_runs WHERE status = 'running' AND pid IS "
-                         "NOT NULL",
-                         1, 60s))
+  ASSERT_TRUE(
+      eventually("SELECT count(*) FROM training_runs WHERE status = 'running' AND pid IS "
+                 "NOT NULL",
+                 1, 60s))
       << d->log();
   for (int i = 0; i < 100 && std::filesystem::exists(marker); ++i)  // the trainer sleeps
     std::this_thread::sleep_for(100ms);
@@ -408,8 +415,8 @@ TEST_F(LoopTest, AProductionChangeOutsideTheLoopReachesScoringAndTheTriggers) {
   ASSERT_TRUE(
       eventually("SELECT count(*) FROM training_runs WHERE finished_at IS NOT NULL", 2, 30s));
 
-  const RunResult rollback = ctd({"registry", "rollback", "-c", file, "--model", "fraud",
-                                  "--reason", "operator says so"});
+  const RunResult rollback =
+      ctd({"registry", "rollback", "-c", file, "--model", "fraud", "--reason", "operator says so"});
   ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
   ASSERT_TRUE(eventually("SELECT version FROM model_versions WHERE status = 'production'", 1, 10s));
   std::this_thread::sleep_for(4s);  // a round or two of the loop

@@ -163,6 +163,114 @@ TEST(Engine, MinimumIntervalBetweenStarts) {
   EXPECT_TRUE(f.engine->tick().start_training());
 }
 
+// With no training in flight and a fire pending: `times` times, waits out the backoff, starts
+// a training and fails it a minute later, with the trigger firing again; returns the last
+// failure's decision.
+Decision fail_repeatedly(Fixture& f, int times) {
+  Decision last;
+  for (int i = 0; i < times; ++i) {
+    f.clock.advance(f.engine->failure_backoff());
+    EXPECT_TRUE(f.engine->tick().start_training()) << "start " << i;
+    f.clock.advance(minutes(1));
+    last = f.engine->training_finished(TrainingOutcome::kFailed);
+    f.a_knobs.fire_next = true;
+  }
+  return last;
+}
+
+TEST(Engine, RepeatedFailuresBackOffExponentiallyUpToTheCap) {
+  Fixture f({.cooldown = seconds(30),
+             .min_interval = seconds(0),
+             .failure_backoff = minutes(1),
+             .failure_backoff_max = minutes(5)});
+  f.a_knobs.fire_next = true;
+  ASSERT_TRUE(f.engine->tick().start_training());
+  f.clock.advance(minutes(1));
+  EXPECT_EQ(f.engine->training_finished(TrainingOutcome::kFailed).kind, DecisionKind::kNone);
+  EXPECT_EQ(f.engine->consecutive_failures(), 1);
+  EXPECT_EQ(f.engine->failure_backoff(), minutes(1));
+  // A fire after the cooldown but within the backoff is held by the backoff.
+  f.clock.advance(seconds(40));
+  f.a_knobs.fire_next = true;
+  const Decision held = f.engine->tick();
+  EXPECT_EQ(held.deferred_by, DeferReason::kFailureBackoff);
+  EXPECT_EQ(held.not_before, kStart + minutes(2));
+  EXPECT_EQ(held.to_json()["deferred_by"], "failure_backoff");
+  EXPECT_EQ(f.engine->describe()["blocked_by"], "failure_backoff");
+  EXPECT_EQ(f.engine->describe()["consecutive_failures"], 1);
+  f.clock.advance(seconds(19));
+  EXPECT_EQ(f.engine->tick().kind, DecisionKind::kNone);
+  f.clock.advance(seconds(1));
+  ASSERT_TRUE(f.engine->tick().start_training());
+
+  // 1, 2, 4, then capped at 5 minutes.
+  f.clock.advance(minutes(1));
+  EXPECT_EQ(f.engine->training_finished(TrainingOutcome::kFailed).kind, DecisionKind::kNone);
+  EXPECT_EQ(f.engine->failure_backoff(), minutes(2));
+  f.a_knobs.fire_next = true;
+  fail_repeatedly(f, 2);
+  EXPECT_EQ(f.engine->consecutive_failures(), 4);
+  EXPECT_EQ(f.engine->failure_backoff(), minutes(5));
+  fail_repeatedly(f, 40);
+  EXPECT_EQ(f.engine->failure_backoff(), minutes(5));
+  const Decision waiting = f.engine->tick();
+  EXPECT_EQ(waiting.deferred_by, DeferReason::kFailureBackoff);
+  EXPECT_EQ(waiting.not_before, f.clock.now() + minutes(5));
+}
+
+TEST(Engine, ASucceededTrainingResetsTheBackoffAndACancelledOneKeepsIt) {
+  Fixture f({.cooldown = seconds(0),
+             .min_interval = seconds(0),
+             .failure_backoff = minutes(10),
+             .failure_backoff_max = hours(1)});
+  f.a_knobs.fire_next = true;
+  ASSERT_TRUE(f.engine->tick().start_training());
+  f.engine->training_finished(TrainingOutcome::kFailed);
+  f.a_knobs.fire_next = true;
+  fail_repeatedly(f, 1);
+  EXPECT_EQ(f.engine->failure_backoff(), minutes(20));
+  f.clock.advance(minutes(20));
+  ASSERT_TRUE(f.engine->tick().start_training());
+  f.engine->training_finished(TrainingOutcome::kCancelled);
+  EXPECT_EQ(f.engine->consecutive_failures(), 2);
+  f.a_knobs.fire_next = true;
+  EXPECT_EQ(f.engine->tick().deferred_by, DeferReason::kFailureBackoff);
+  f.clock.advance(minutes(20));
+  ASSERT_TRUE(f.engine->tick().start_training());
+  f.engine->training_finished(TrainingOutcome::kSucceeded);
+  EXPECT_EQ(f.engine->consecutive_failures(), 0);
+  EXPECT_EQ(f.engine->failure_backoff(), seconds(0));
+  f.a_knobs.fire_next = true;
+  EXPECT_TRUE(f.engine->tick().start_training());
+}
+
+TEST(Engine, ManualRequestsSkipTheFailureBackoff) {
+  std::vector<std::unique_ptr<Trigger>> extra;
+  extra.push_back(manual_trigger());
+  Fixture f({.cooldown = seconds(0),
+             .min_interval = seconds(0),
+             .failure_backoff = hours(1),
+             .failure_backoff_max = hours(1)},
+            {}, std::move(extra));
+  f.a_knobs.fire_next = true;
+  ASSERT_TRUE(f.engine->tick().start_training());
+  f.engine->training_finished(TrainingOutcome::kFailed);
+  Result<Decision> asked = f.engine->request_manual("manual", "fixed the trainer", "alice");
+  ASSERT_TRUE(asked.ok());
+  EXPECT_TRUE(asked.value().start_training());
+}
+
+TEST(Engine, DisabledBackoffRetriesAtOnce) {
+  Fixture f({.cooldown = seconds(0),
+             .min_interval = seconds(0),
+             .failure_backoff = seconds(0),
+             .failure_backoff_max = seconds(0)});
+  f.a_knobs.fire_next = true;
+  ASSERT_TRUE(f.engine->tick().start_training());
+  f.a_knobs.fire_next = true;
+  EXPECT_TRUE(f.engine->training_finished(TrainingOutcome::kFailed).start_training());
+}
+
 TEST(Engine, ManualRequestsSkipCooldownButNotAnInFlightTraining) {
   std::vector<std::unique_ptr<Trigger>> extra;
   extra.push_back(manual_trigger());
@@ -322,6 +430,19 @@ TEST(Engine, HistoryCarriesLimitsAcrossRestarts) {
   Decision held = cooling.engine->tick();
   EXPECT_EQ(held.deferred_by, DeferReason::kCooldown);
   EXPECT_EQ(held.not_before, kStart + minutes(30));
+  // Three failures in a row before the restart: the backoff is 4 minutes from the last end.
+  Fixture failing({.cooldown = seconds(0),
+                   .min_interval = seconds(0),
+                   .failure_backoff = minutes(1),
+                   .failure_backoff_max = hours(1)},
+                  {.last_training_started = kStart - minutes(3),
+                   .last_training_finished = kStart - minutes(2),
+                   .training_in_flight = false,
+                   .consecutive_failures = 3});
+  failing.a_knobs.fire_next = true;
+  Decision backing_off = failing.engine->tick();
+  EXPECT_EQ(backing_off.deferred_by, DeferReason::kFailureBackoff);
+  EXPECT_EQ(backing_off.not_before, kStart + minutes(2));
 }
 
 TEST(Engine, InvalidConfiguration) {
@@ -337,6 +458,16 @@ TEST(Engine, InvalidConfiguration) {
   auto negative =
       Engine::create("p", clock, {.cooldown = seconds(-1), .min_interval = seconds(0)}, {});
   EXPECT_FALSE(negative.ok());
+  auto inverted = Engine::create("p", clock,
+                                 {.cooldown = seconds(0),
+                                  .min_interval = seconds(0),
+                                  .failure_backoff = minutes(10),
+                                  .failure_backoff_max = minutes(5)},
+                                 {});
+  ASSERT_FALSE(inverted.ok());
+  EXPECT_EQ(inverted.error().message,
+            "pipeline \"p\": failure_backoff must be >= 0 and failure_backoff_max >= "
+            "failure_backoff");
 }
 
 }  // namespace

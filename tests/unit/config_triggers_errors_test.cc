@@ -322,6 +322,30 @@ TEST(ConfigTriggersErrors, RulesBetweenKeys) {
   EXPECT_TRUE(HasError(errors, kRules + "[9].n", 24,
                        "n (3) must not exceed the number of triggers in 'of' (2)"));
   EXPECT_EQ(errors.size(), 10u) << describe(errors);
+
+  const std::string kLimits = "pipelines[0].triggers.";
+  EXPECT_TRUE(OnlyError(with_triggers(R"(
+      failure_backoff_s: 600
+      failure_backoff_max_s: 300
+      rules: [{name: a, type: manual}]
+)"),
+                        kLimits + "failure_backoff_s", 14,
+                        "failure_backoff_s (600) must not be greater than failure_backoff_max_s "
+                        "(300)"));
+  EXPECT_TRUE(OnlyError(with_triggers(R"(
+      failure_backoff_max_s: 30
+      rules: [{name: a, type: manual}]
+)"),
+                        kLimits + "failure_backoff_max_s", 14,
+                        "failure_backoff_s (60, the default) must not be greater than "
+                        "failure_backoff_max_s (30)"));
+  EXPECT_TRUE(OnlyError(with_triggers(R"(
+      failure_backoff_s: 7200
+      rules: [{name: a, type: manual}]
+)"),
+                        kLimits + "failure_backoff_s", 14,
+                        "failure_backoff_s (7200) must not be greater than failure_backoff_max_s "
+                        "(3600, the default)"));
 }
 
 TEST(ConfigTriggersErrors, DriftFeatures) {

@@ -37,6 +37,9 @@ TEST(ConfigTriggers, RateLimitsDefaultToNone) {
   EXPECT_EQ(spec.triggers[0].name(), "ask");
   EXPECT_EQ(spec.limits.cooldown, seconds(0));
   EXPECT_EQ(spec.limits.min_interval, seconds(0));
+  // Repeated failures back off unless disabled.
+  EXPECT_EQ(spec.limits.failure_backoff, seconds(60));
+  EXPECT_EQ(spec.limits.failure_backoff_max, seconds(3600));
 }
 
 TEST(ConfigTriggers, DecayDefaultsAreTheTriggersDefaults) {
@@ -136,6 +139,8 @@ TEST(ConfigTriggers, CompositeDefaults) {
 const std::string kEveryKey = with_triggers(R"(
       cooldown_s: 1800
       min_interval_s: 600
+      failure_backoff_s: 120
+      failure_backoff_max_s: 7200
       rules:
         - {name: ask, type: manual}
         - {name: nightly, type: schedule, cron: "*/15 2 * * MON-FRI"}
@@ -195,6 +200,8 @@ TEST(ConfigTriggers, EveryKeyIsRead) {
   const EngineSpec& spec = engine_of(options);
   EXPECT_EQ(spec.limits.cooldown, seconds(1800));
   EXPECT_EQ(spec.limits.min_interval, seconds(600));
+  EXPECT_EQ(spec.limits.failure_backoff, seconds(120));
+  EXPECT_EQ(spec.limits.failure_backoff_max, seconds(7200));
   ASSERT_EQ(spec.triggers.size(), 14u);
   const auto& t = spec.triggers;
 
@@ -330,6 +337,8 @@ TEST(ConfigTriggersRender, ShowsEveryResolvedSetting) {
     triggers:
       cooldown_s: 1800
       min_interval_s: 0
+      failure_backoff_s: 60
+      failure_backoff_max_s: 3600
       rules:
         - name: ask
           type: manual
