@@ -242,6 +242,11 @@ void PipelineManager::promoted(int version, std::optional<triggers::TrainingOutc
   if (v->metrics.contains("validation"))
     for (const auto& [name, value] : v->metrics["validation"].items())
       if (value.is_number()) model.baseline_metrics[name] = value.get<double>();
+  // In the units of the prequential errors (0/1 per sample), so a decay trigger can judge them
+  // against the model's own validation: `baseline_metric: error_rate` (regression: `mae`).
+  if (const auto accuracy = model.baseline_metrics.find("accuracy");
+      accuracy != model.baseline_metrics.end())
+    model.baseline_metrics.emplace("error_rate", 1.0 - accuracy->second);
   model.promoted_at = clock_.now();
   // The drift reference: the model's training samples (the newest 200,000 of its range).
   constexpr std::int64_t kMaxReferenceRows = 200'000;

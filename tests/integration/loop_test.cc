@@ -288,11 +288,12 @@ TEST_F(LoopTest, ACrashingTrainerLeavesProductionServingAndTheTriggersReArmed) {
 
 // The production model scores new labeled samples before they are used (prequential scoring):
 // when the concept changes, its errors make a decay trigger fire on the labels alone, and the
-// loop retrains. The scores are stored per window, by the version that made them.
+// loop retrains. The scores are stored per window, by the version that made them. The trigger
+// judges the errors against the model's own validation error rate (1 - validation accuracy).
 TEST_F(LoopTest, PrequentialErrorsAfterAConceptChangeTriggerADecayRetraining) {
   auto d = daemon(
-      "        - {name: errors, type: decay, criterion: static_threshold, threshold: 0.3,\n"
-      "           window_samples: 200}\n");
+      "        - {name: errors, type: decay, criterion: baseline_drop, drop: 0.25,\n"
+      "           baseline_metric: error_rate, window_samples: 200}\n");
   ASSERT_TRUE(d->wait_ready(60s)) << d->log();
   insert_samples(1, 1500);
   ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
@@ -319,10 +320,14 @@ TEST_F(LoopTest, PrequentialErrorsAfterAConceptChangeTriggerADecayRetraining) {
   ASSERT_TRUE(eventually("SELECT count(*) FROM trigger_events WHERE kind = 'decay'", 1, 60s))
       << d->log();
   const auto event = db_->exec(
-      "SELECT status, reason, (evidence->>'model_version')::int FROM trigger_events WHERE kind "
-      "= 'decay'");
+      "SELECT e.status, e.reason, (e.evidence->>'model_version')::int, e.evidence->>"
+      "'baseline_source', abs((e.evidence->>'baseline')::float8 - (1 - "
+      "(v.metrics->'validation'->>'accuracy')::float8)) "
+      "< 1e-9 FROM trigger_events e, model_versions v WHERE e.kind = 'decay' AND v.version = 1");
   EXPECT_EQ(event.text(0, 0), "started") << event.text(0, 1);
   EXPECT_EQ(event.integer(0, 2), 1) << event.text(0, 1);
+  EXPECT_EQ(event.text(0, 3), "baseline_metrics.error_rate") << event.text(0, 1);
+  EXPECT_EQ(event.text(0, 4), "t") << event.text(0, 1);
   EXPECT_EQ(count("SELECT count(*) FROM trigger_events WHERE kind = 'new_data'"), 1);
   EXPECT_EQ(count("SELECT (sum(error_sum) / sum(samples) > 0.8)::int FROM prequential_scores "
                   "WHERE seq_first > 1900 AND version = 1"),
