@@ -21,6 +21,7 @@
 #include "daemon/launcher.h"
 #include "daemon/leadership.h"
 #include "daemon/metrics.h"
+#include "daemon/ops_metrics.h"
 #include "daemon/pg.h"
 #include "daemon/pipeline_manager.h"
 #include "daemon/registry_wiring.h"
@@ -33,6 +34,7 @@ namespace ctd {
 namespace {
 
 constexpr auto kProbeInterval = std::chrono::seconds(2);
+constexpr auto kOpsMetricsInterval = std::chrono::seconds(10);  // daemon/ops_metrics.h
 
 struct StreamTopic {
   const config::PipelineOptions* pipeline;
@@ -278,8 +280,10 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   ingest::IngestMetrics ingest_metrics(registry);
   HealthProber prober(options.postgres.dsn, kProbeInterval);
   std::vector<std::unique_ptr<ingest::StreamIngestor>> ingestors;
+  std::unique_ptr<OpsMetrics> ops_metrics;
   try {
     start_embedded_broker(options, broker);
+    ops_metrics = std::make_unique<OpsMetrics>(options, registry, kOpsMetricsInterval);
     for (const StreamTopic& s : stream_topics(options)) {
       ingestors.push_back(std::make_unique<ingest::StreamIngestor>(
           options, *s.pipeline, s.stream, s.topic,
@@ -295,6 +299,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   registry.on_collect([&] { postgres_up.get().set(prober.postgres_up() ? 1 : 0); });
   prober.probe_once();
   prober.start();
+  ops_metrics->start();
 
   boost::asio::io_context io;
   std::unique_ptr<http::HttpServer> server;
@@ -339,6 +344,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   io.stop();
   http_thread.join();
   prober.stop();
+  ops_metrics->stop();
   spdlog::info("ctd stopped");
   return failed ? 1 : 0;
 }
