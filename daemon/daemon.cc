@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -27,6 +28,7 @@
 #include "daemon/registry_wiring.h"
 #include "daemon/run_store.h"
 #include "daemon/schema.h"
+#include "daemon/service_notify.h"
 #include "daemon/signals.h"
 #include "daemon/stream_ingestor.h"
 
@@ -242,6 +244,8 @@ class LeaderLoop {
 
 int run_daemon(const config::Options& options, const RunFlags& flags) {
   const sigset_t signals = block_shutdown_signals();  // before any thread starts
+  ServiceNotifier notifier;                           // systemd: READY, STOPPING, WATCHDOG
+  notifier.status("starting: checking the schema");
   if (!ensure_schema(options, flags)) return 2;
   // Training runs left queued or running by a daemon that died are failed now, not left
   // dangling. The store stays for the daemon's lifetime: its connection holds the locks of
@@ -334,12 +338,25 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry);
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
+  notifier.ready(fmt::format("serving: {} pipeline(s), {} stream(s), HTTP on {}:{}",
+                             options.pipelines.size(), ingestors.size(),
+                             options.http.listen_address, server->port()));
+  // The keep-alive is withheld once the HTTP thread stops running what is posted to it.
+  std::atomic<std::uint64_t> io_posted{0}, io_ran{0};
+  notifier.start_watchdog([&io, &io_posted, &io_ran] {
+    if (io_ran.load() != io_posted.load()) return false;
+    ++io_posted;
+    boost::asio::post(io, [&io_ran] { ++io_ran; });
+    return true;
+  });
 
   const int signal_number = wait_for_shutdown_signal(signals);
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  notifier.stopping("draining: stopping intake, writing the open batches, stopping training");
   stop = true;
   for (std::thread& t : threads) t.join();
   leader_loop.reset();
+  notifier.stop_watchdog();
   server->stop();
   io.stop();
   http_thread.join();
