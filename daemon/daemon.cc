@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/config_reload.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/health.h"
 #include "daemon/http_server.h"
@@ -243,8 +244,13 @@ class LeaderLoop {
 }  // namespace
 
 int run_daemon(const config::Options& options, const RunFlags& flags) {
-  const sigset_t signals = block_shutdown_signals();  // before any thread starts
-  ServiceNotifier notifier;                           // systemd: READY, STOPPING, WATCHDOG
+  sigset_t signals = block_shutdown_signals();  // before any thread starts
+  if (!flags.config_path.empty()) {             // SIGHUP: daemon/config_reload.h
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  }
+  config::Options running_options = options;  // what a reload compares the file with
+  ServiceNotifier notifier;                   // systemd: READY, STOPPING, WATCHDOG
   notifier.status("starting: checking the schema");
   if (!ensure_schema(options, flags)) return 2;
   // Training runs left queued or running by a daemon that died are failed now, not left
@@ -350,7 +356,15 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     return true;
   });
 
-  const int signal_number = wait_for_shutdown_signal(signals);
+  int signal_number = 0;
+  while ((signal_number = wait_for_shutdown_signal(signals)) == SIGHUP) {
+    spdlog::info("received SIGHUP, re-reading {}", flags.config_path);
+    const ReloadResult reload = reload_config(flags.config_path, running_options);
+    notifier.status(!reload.read ? "serving; the last SIGHUP found configuration errors"
+                    : reload.diff.needs_restart.empty()
+                        ? "serving; configuration reloaded"
+                        : "serving; changes need a restart: see the log");
+  }
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   notifier.stopping("draining: stopping intake, writing the open batches, stopping training");
   stop = true;
