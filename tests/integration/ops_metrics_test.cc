@@ -13,7 +13,10 @@
 #include "daemon/embedded_broker.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
+#include "registry/artifact_store.h"
+#include "registry/registry.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace ctd::testing {
 namespace {
@@ -126,6 +129,64 @@ TEST_F(OpsMetricsTest, CountsTheConfiguredPipelinesRowsFromZero) {
       has_line(text, R"(ctd_training_runs_unfinished{pipeline="counted",status="running"} 0)"));
   EXPECT_TRUE(
       has_line(text, R"(ctd_training_runs_total{pipeline="counted",status="cancelled"} 1)"));
+}
+
+TEST_F(OpsMetricsTest, RegistryFamiliesFollowPromotionsRejectionsAndRollbacks) {
+  kafka::EmbeddedBroker broker;
+  const config::Options options = options_for(pg_->dsn(), broker.bootstrap_servers());
+  TempDir tmp("ctd-ops-registry");
+  registry::ArtifactStore artifacts(tmp.path() + "/artifacts");
+  registry::Registry models(pg_->dsn(), artifacts);
+  int files = 0;
+  const auto add_version = [&] {
+    registry::NewVersion v;
+    v.model = "counted";  // the pipeline's model
+    const std::string n = std::to_string(++files);
+    v.artifact = tmp.write("model-" + n + ".pt", n);
+    v.manifest = {{"task", "regression"}};
+    v.metrics = {{"validation", {{"rmse", 1.0}}}};
+    v.training_params = {{"epochs", 1}};
+    v.seq_first = 1;
+    v.seq_last = 10;
+    v.row_count = 10;
+    v.snapshot_sha256 = std::string(64, 'a');
+    v.code_version = "test";
+    v.device = "cpu";
+    v.trigger = {{"type", "manual"}, {"reason", "test"}};
+    return models.register_version(v);
+  };
+  const int v1 = add_version(), v2 = add_version(), v3 = add_version();
+  models.promote("counted", v1, {"ctd", "gate", {}});
+  models.promote("counted", v2, {"ctd", "gate", {}});
+  models.reject("counted", v3, {"ctd", "gate: worse than production", {}});
+  EXPECT_EQ(models.rollback("counted", std::nullopt, {"ops", "v2 misbehaves", {}}), v1);
+  // v1 was registered 8 days ago.
+  connection_->exec(
+      "UPDATE model_versions SET created_at = now() - interval '8 days' WHERE version = $1",
+      {std::to_string(v1)});
+
+  metrics::Registry registry;
+  OpsMetrics ops(options, registry, 1h);
+  ops.poll_once();
+  const std::string text = registry.render();
+  for (const auto& [action, n] : std::vector<std::pair<std::string, int>>{
+           {"registered", 3}, {"promoted", 3}, {"rejected", 1}, {"rolled_back", 1}})
+    EXPECT_TRUE(has_line(text, "ctd_registry_actions_total{pipeline=\"counted\",action=\"" +
+                                   action + "\"} " + std::to_string(n)))
+        << action << "\n"
+        << text;
+  EXPECT_TRUE(
+      has_line(text, R"(ctd_production_changes_total{pipeline="counted",kind="promotion"} 2)"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, R"(ctd_production_changes_total{pipeline="counted",kind="rollback"} 1)"));
+  EXPECT_TRUE(
+      has_line(text, "ctd_production_model_version{pipeline=\"counted\"} " + std::to_string(v1)));
+  const auto at = text.find("ctd_production_model_age_seconds{pipeline=\"counted\"} ");
+  ASSERT_NE(at, std::string::npos) << text;
+  const double age = std::stod(text.substr(text.find("} ", at) + 2));
+  EXPECT_GE(age, 8 * 86400 - 60);
+  EXPECT_LE(age, 8 * 86400 + 600);
 }
 
 TEST_F(OpsMetricsTest, UnreachableServicesAreReportedNotThrown) {
