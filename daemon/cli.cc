@@ -128,7 +128,8 @@ int run(const Args& args) {
   const auto options = load_config(*path);
   if (!options) return 2;
   configure_logging(options->log);
-  return run_daemon(*options, RunFlags{.migrate = has_flag(args, "--migrate")});
+  return run_daemon(*options,
+                    RunFlags{.migrate = has_flag(args, "--migrate"), .config_path = *path});
 }
 
 int migrate(const Args& args) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/config_reload.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/health.h"
 #include "daemon/http_server.h"
@@ -21,11 +23,13 @@
 #include "daemon/launcher.h"
 #include "daemon/leadership.h"
 #include "daemon/metrics.h"
+#include "daemon/ops_metrics.h"
 #include "daemon/pg.h"
 #include "daemon/pipeline_manager.h"
 #include "daemon/registry_wiring.h"
 #include "daemon/run_store.h"
 #include "daemon/schema.h"
+#include "daemon/service_notify.h"
 #include "daemon/signals.h"
 #include "daemon/stream_ingestor.h"
 
@@ -33,6 +37,7 @@ namespace ctd {
 namespace {
 
 constexpr auto kProbeInterval = std::chrono::seconds(2);
+constexpr auto kOpsMetricsInterval = std::chrono::seconds(10);  // daemon/ops_metrics.h
 
 struct StreamTopic {
   const config::PipelineOptions* pipeline;
@@ -239,7 +244,14 @@ class LeaderLoop {
 }  // namespace
 
 int run_daemon(const config::Options& options, const RunFlags& flags) {
-  const sigset_t signals = block_shutdown_signals();  // before any thread starts
+  sigset_t signals = block_shutdown_signals();  // before any thread starts
+  if (!flags.config_path.empty()) {             // SIGHUP: daemon/config_reload.h
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  }
+  config::Options running_options = options;  // what a reload compares the file with
+  ServiceNotifier notifier;                   // systemd: READY, STOPPING, WATCHDOG
+  notifier.status("starting: checking the schema");
   if (!ensure_schema(options, flags)) return 2;
   // Training runs left queued or running by a daemon that died are failed now, not left
   // dangling. The store stays for the daemon's lifetime: its connection holds the locks of
@@ -278,8 +290,10 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   ingest::IngestMetrics ingest_metrics(registry);
   HealthProber prober(options.postgres.dsn, kProbeInterval);
   std::vector<std::unique_ptr<ingest::StreamIngestor>> ingestors;
+  std::unique_ptr<OpsMetrics> ops_metrics;
   try {
     start_embedded_broker(options, broker);
+    ops_metrics = std::make_unique<OpsMetrics>(options, registry, kOpsMetricsInterval);
     for (const StreamTopic& s : stream_topics(options)) {
       ingestors.push_back(std::make_unique<ingest::StreamIngestor>(
           options, *s.pipeline, s.stream, s.topic,
@@ -295,6 +309,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   registry.on_collect([&] { postgres_up.get().set(prober.postgres_up() ? 1 : 0); });
   prober.probe_once();
   prober.start();
+  ops_metrics->start();
 
   boost::asio::io_context io;
   std::unique_ptr<http::HttpServer> server;
@@ -329,16 +344,38 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry);
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
+  notifier.ready(fmt::format("serving: {} pipeline(s), {} stream(s), HTTP on {}:{}",
+                             options.pipelines.size(), ingestors.size(),
+                             options.http.listen_address, server->port()));
+  // The keep-alive is withheld once the HTTP thread stops running what is posted to it.
+  std::atomic<std::uint64_t> io_posted{0}, io_ran{0};
+  notifier.start_watchdog([&io, &io_posted, &io_ran] {
+    if (io_ran.load() != io_posted.load()) return false;
+    ++io_posted;
+    boost::asio::post(io, [&io_ran] { ++io_ran; });
+    return true;
+  });
 
-  const int signal_number = wait_for_shutdown_signal(signals);
+  int signal_number = 0;
+  while ((signal_number = wait_for_shutdown_signal(signals)) == SIGHUP) {
+    spdlog::info("received SIGHUP, re-reading {}", flags.config_path);
+    const ReloadResult reload = reload_config(flags.config_path, running_options);
+    notifier.status(!reload.read ? "serving; the last SIGHUP found configuration errors"
+                    : reload.diff.needs_restart.empty()
+                        ? "serving; configuration reloaded"
+                        : "serving; changes need a restart: see the log");
+  }
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  notifier.stopping("draining: stopping intake, writing the open batches, stopping training");
   stop = true;
   for (std::thread& t : threads) t.join();
   leader_loop.reset();
+  notifier.stop_watchdog();
   server->stop();
   io.stop();
   http_thread.join();
   prober.stop();
+  ops_metrics->stop();
   spdlog::info("ctd stopped");
   return failed ? 1 : 0;
 }

@@ -1,7 +1,9 @@
 // The production wiring of a ctd daemon: schema check, embedded broker (when configured),
 // one StreamIngestor thread per pipeline stream, the health prober and the HTTP endpoints.
-// Runs until SIGTERM or SIGINT, then drains (see Daemon::run).
+// Runs until SIGTERM or SIGINT, then drains (see Daemon::run); SIGHUP re-reads the configuration.
 #pragma once
+
+#include <string>
 
 #include "config/options.h"
 
@@ -9,6 +11,9 @@ namespace ctd {
 
 struct RunFlags {
   bool migrate = false;  // apply pending migrations instead of refusing to start
+  // The configuration file, re-read on SIGHUP (daemon/config_reload.h: log.level reloads, other
+  // changes are reported as needing a restart). Empty: SIGHUP is not handled.
+  std::string config_path;
 };
 
 // Returns the process exit code: 0 after a clean shutdown, 2 when the schema is not current,

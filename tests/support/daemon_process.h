@@ -48,6 +48,8 @@ class DaemonProcess {
   int http_port() const { return http_port_; }
   pid_t pid() const { return pid_; }
   std::string log() const;  // the child's stdout and stderr so far
+  // The configuration file it was started with (rewrite it and send SIGHUP to reload).
+  std::string config_path() const { return dir_.path() + "/ctd.yaml"; }
 
  private:
   TempDir dir_;  // the config file and the log; destroyed after the child is reaped
