@@ -24,6 +24,7 @@
 #include <string_view>
 #include <utility>
 
+#include "config/alerts_reader.h"
 #include "config/internal.h"
 #include "config/promotion_reader.h"
 #include "config/reader.h"
@@ -78,8 +79,8 @@ constexpr Range kNumClassesRange{2, 10'000};
 // The enumerations (kFeatureTypes, kLabelKinds, ...) are in config/internal.h.
 
 // Known keys of each map.
-constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",   "http",
-                                          "log",      "training", "registry", "pipelines"};
+constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",    "http",  "log",
+                                          "training", "registry", "pipelines", "alerts"};
 constexpr std::string_view kPostgresKeys[] = {"dsn"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_partitions",
                                            "properties"};
@@ -344,6 +345,7 @@ Options read_options(ErrorSink& errors, const YAML::Node& root, const Environmen
   read_log(ctx, map, options.log);
   options.training = read_training_options(map, ctx.config_dir);
   options.registry = read_registry_options(map, ctx.config_dir);
+  options.alerts = internal::read_alerts(map, ctx.env);
   read_pipelines(ctx, map, options.pipelines);
   return options;
 }

@@ -192,6 +192,40 @@ struct RegistryOptions {
   std::chrono::seconds watch_interval{30};
 };
 
+// One generic webhook receiver of ops alerts (the "alerts.webhooks" list).
+struct WebhookOptions {
+  std::string name;  // "name": [a-z0-9_-]{1,63}, unique
+  std::string url;   // "url": http://host[:port]/path
+  // The HMAC-SHA256 signing key, read from the CTD_* environment variable named by
+  // "secret_env" (never from the file); empty: deliveries are not signed.
+  std::string secret;
+  std::string secret_env;
+};
+
+// Ops alerts (the "alerts" root key, optional; see daemon/alerts.h). Without a destination
+// nothing is sent.
+struct AlertsOptions {
+  std::optional<std::string> alertmanager_url;  // "alertmanager.url": POST {url}/api/v2/alerts
+  std::vector<WebhookOptions> webhooks;         // "webhooks"
+  std::map<std::string, std::string> labels;    // "labels": added to every alert
+  std::size_t queue_size = 1000;                // "queue_size": per destination, 1..1000000
+  std::chrono::milliseconds timeout{5000};      // "timeout_ms": per delivery, 100..60000
+  std::chrono::milliseconds retry_initial{500};  // "retry_initial_ms": 10..600000
+  std::chrono::milliseconds retry_max{30'000};   // "retry_max_ms": 10..3600000, >= initial
+  int max_attempts = 8;                          // "max_attempts": 1..100
+  // "event_ttl_s": how long a one-off event (a fire, a promotion) stays active, 60..604800.
+  std::chrono::seconds event_ttl{3600};
+  // Conditions, judged every "evaluation_interval_s" (5..3600) by the daemon:
+  std::chrono::seconds evaluation_interval{30};
+  // "quarantine_rate": fraction of a stream's records quarantined within one interval
+  // (0..1, 0 disables; at least 100 records in the interval).
+  double quarantine_rate = 0.05;
+  // "consumer_lag": messages a stream is behind, summed over its partitions (0 disables).
+  std::int64_t consumer_lag = 100'000;
+  // "model_stale_s": production model older than this (0 disables), 0..31536000.
+  std::chrono::seconds model_stale{7 * 24 * 3600};
+};
+
 enum class LogFormat { kText, kJson };
 
 struct LogOptions {
@@ -208,6 +242,7 @@ struct Options {
   std::vector<PipelineOptions> pipelines;  // at least one
   TrainingOptions training;                // key "training" (optional)
   RegistryOptions registry;                // key "registry" (optional)
+  AlertsOptions alerts;                    // key "alerts" (optional)
 };
 
 }  // namespace ctd::config

@@ -170,6 +170,43 @@ void emit_registry(YAML::Emitter& out, const RegistryOptions& registry) {
   out << YAML::EndMap;
 }
 
+// Secrets are not in the file, so not here either: a webhook shows the variable it is read from.
+void emit_alerts(YAML::Emitter& out, const AlertsOptions& alerts) {
+  out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap;
+  if (alerts.alertmanager_url) {
+    out << YAML::Key << "alertmanager" << YAML::Value << YAML::BeginMap;
+    emit(out, "url", *alerts.alertmanager_url);
+    out << YAML::EndMap;
+  }
+  if (!alerts.webhooks.empty()) {
+    out << YAML::Key << "webhooks" << YAML::Value << YAML::BeginSeq;
+    for (const WebhookOptions& webhook : alerts.webhooks) {
+      out << YAML::BeginMap;
+      emit(out, "name", webhook.name);
+      emit(out, "url", webhook.url);
+      if (!webhook.secret_env.empty()) emit(out, "secret_env", webhook.secret_env);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  if (!alerts.labels.empty()) {
+    out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, value] : alerts.labels) emit(out, name, value);
+    out << YAML::EndMap;
+  }
+  emit(out, "queue_size", alerts.queue_size);
+  emit(out, "timeout_ms", alerts.timeout.count());
+  emit(out, "retry_initial_ms", alerts.retry_initial.count());
+  emit(out, "retry_max_ms", alerts.retry_max.count());
+  emit(out, "max_attempts", alerts.max_attempts);
+  emit(out, "event_ttl_s", alerts.event_ttl.count());
+  emit(out, "evaluation_interval_s", alerts.evaluation_interval.count());
+  emit(out, "quarantine_rate", shortest(alerts.quarantine_rate));
+  emit(out, "consumer_lag", alerts.consumer_lag);
+  emit(out, "model_stale_s", alerts.model_stale.count());
+  out << YAML::EndMap;
+}
+
 // Every key, defaults included, so that the gate's rules can be read off the output; optional
 // values and sections only when set.
 void emit_promotion(YAML::Emitter& out, const PromotionOptions& promotion) {
@@ -531,6 +568,7 @@ std::string render(const Options& options) {
   emit_server_and_log(out, options.http, options.log);
   emit_training(out, options.training);
   emit_registry(out, options.registry);
+  emit_alerts(out, options.alerts);
   out << YAML::Key << "pipelines" << YAML::Value << YAML::BeginSeq;
   for (const PipelineOptions& pipeline : options.pipelines) emit_pipeline(out, pipeline);
   out << YAML::EndSeq << YAML::EndMap;

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/alert_conditions.h"
+#include "daemon/alerts.h"
 #include "daemon/config_reload.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/health.h"
@@ -131,7 +133,7 @@ class LeaderLoop {
   static constexpr std::chrono::seconds kMaxTick{2};
 
   LeaderLoop(const config::Options& options, registry::Registry& registry, training::RunStore& runs,
-             metrics::Registry& metrics)
+             metrics::Registry& metrics, alerts::Notifier* notifier)
       : options_(options),
         leader_gauge_(metrics.gauge("ctd_pipeline_leader",
                                     "1 if this replica runs the pipeline's triggers, training and "
@@ -151,6 +153,8 @@ class LeaderLoop {
         managers_.push_back(std::make_unique<loop::PipelineManager>(
             p, options.postgres.dsn, training_, runs, options.training.retry_abandoned, service_,
             registry, loop_metrics_));
+      if (!managers_.empty() && managers_.back()->pipeline() == p.name)
+        managers_.back()->set_notifier(notifier, options.alerts.event_ttl);
     }
     thread_ = std::thread([this] { loop(); });
   }
@@ -241,6 +245,33 @@ class LeaderLoop {
   std::thread thread_;  // started last, once everything above exists
 };
 
+// What the alert conditions judge (daemon/alert_conditions.h), from the prober, the ops
+// metrics and the ingestors' counters.
+alerts::Observation observe(const HealthProber& prober, const OpsMetrics& ops,
+                            const ingest::IngestMetrics& ingest) {
+  alerts::Observation o;
+  o.at = alerts::Clock::now();
+  o.postgres_up = prober.postgres_up();
+  o.kafka_up = ops.kafka_up();
+  o.production_age = ops.production_ages();
+  std::map<std::pair<std::string, std::string>, alerts::StreamObservation> streams;
+  const auto stream = [&](const metrics::LabelValues& labels) -> alerts::StreamObservation& {
+    auto& s = streams[{labels.at(0), labels.at(1)}];
+    s.pipeline = labels.at(0);
+    s.stream = labels.at(1);
+    return s;
+  };
+  ingest.ingested.for_each(
+      [&](const auto& labels, const metrics::Counter& c) { stream(labels).ingested += c.value(); });
+  ingest.quarantined.for_each([&](const auto& labels, const metrics::Counter& c) {
+    stream(labels).quarantined += c.value();
+  });
+  ingest.lag.for_each(
+      [&](const auto& labels, const metrics::Gauge& g) { stream(labels).lag += g.value(); });
+  for (auto& [key, s] : streams) o.streams.push_back(std::move(s));
+  return o;
+}
+
 }  // namespace
 
 int run_daemon(const config::Options& options, const RunFlags& flags) {
@@ -287,6 +318,14 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
 
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   metrics::Registry registry;
+  // Ops alerts (daemon/alerts.h): the destinations, when any is configured.
+  std::unique_ptr<alerts::AlertDispatcher> dispatcher;
+  try {
+    dispatcher = alerts::make_dispatcher(options.alerts, registry);
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to start: {}", e.what());
+    return 2;
+  }
   ingest::IngestMetrics ingest_metrics(registry);
   HealthProber prober(options.postgres.dsn, kProbeInterval);
   std::vector<std::unique_ptr<ingest::StreamIngestor>> ingestors;
@@ -341,7 +380,13 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
       }
     });
   }
-  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry);
+  auto leader_loop =
+      std::make_unique<LeaderLoop>(options, models->registry, *runs, registry, dispatcher.get());
+  std::unique_ptr<alerts::AlertMonitor> alert_monitor;
+  if (dispatcher) {
+    alert_monitor = std::make_unique<alerts::AlertMonitor>(
+        options.alerts, [&] { return observe(prober, *ops_metrics, ingest_metrics); }, *dispatcher);
+  }
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
   notifier.ready(fmt::format("serving: {} pipeline(s), {} stream(s), HTTP on {}:{}",
@@ -369,7 +414,11 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   notifier.stopping("draining: stopping intake, writing the open batches, stopping training");
   stop = true;
   for (std::thread& t : threads) t.join();
+  alert_monitor.reset();
   leader_loop.reset();
+  // The loop's last alerts (a training cancelled by the drain) get a short chance to go out.
+  if (dispatcher && !dispatcher->drain(std::chrono::seconds(2)))
+    spdlog::warn("alerts still queued at shutdown are dropped");
   notifier.stop_watchdog();
   server->stop();
   io.stop();

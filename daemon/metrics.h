@@ -129,6 +129,13 @@ class Family final : public Registry::FamilyBase {
   Metric& with(const LabelValues& values);
   // The single child of a label-less family (created at registration, so it always renders).
   Metric& get() { return with({}); }
+  // Calls fn(label values, child) for every child, in label-value order, under the family's
+  // lock (fn must not use this family).
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [values, child] : children_) fn(values, *child);
+  }
 
  private:
   friend class Registry;

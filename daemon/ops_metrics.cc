@@ -204,6 +204,26 @@ void OpsMetrics::Impl::read_database() {
   }
 }
 
+bool OpsMetrics::kafka_up() const {
+  bool up = true;
+  impl_->kafka_up.for_each([&](const auto&, const metrics::Gauge& g) { up = g.value() != 0; });
+  return up;
+}
+
+std::map<std::string, std::chrono::seconds> OpsMetrics::production_ages() const {
+  std::map<std::string, double> versions;
+  impl_->production_version.for_each(
+      [&](const metrics::LabelValues& labels, const metrics::Gauge& g) {
+        versions[labels.at(0)] = g.value();
+      });
+  std::map<std::string, std::chrono::seconds> ages;
+  impl_->production_age.for_each([&](const metrics::LabelValues& labels, const metrics::Gauge& g) {
+    if (versions[labels.at(0)] > 0)
+      ages[labels.at(0)] = std::chrono::seconds(static_cast<std::int64_t>(g.value()));
+  });
+  return ages;
+}
+
 OpsMetrics::OpsMetrics(const config::Options& options, metrics::Registry& registry,
                        std::chrono::milliseconds interval)
     : impl_(std::make_unique<Impl>(options, registry)), interval_(interval) {}

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,12 @@ class OpsMetrics {
   // One round: the Kafka probe and the database queries. Errors are logged (once per change
   // of state) and reflected in ctd_kafka_up / ctd_ops_metrics_up, never thrown.
   void poll_once();
+
+  // What the last poll saw, for the daemon's own alert conditions (daemon/alert_conditions.h):
+  // whether Kafka answered the last probe, and the age of each pipeline's
+  // production model (pipelines without one are left out). Safe from any thread.
+  bool kafka_up() const;
+  std::map<std::string, std::chrono::seconds> production_ages() const;
 
  private:
   struct Impl;

@@ -180,6 +180,13 @@ void PipelineManager::start() {
       c.exec("SELECT coalesce(max(seq_last), 0) FROM prequential_scores WHERE pipeline_id = $1",
              {id})
           .integer(0, 0);
+  // Production moves before this leader took over were someone else's to report.
+  alerted_history_id_ =
+      c.exec(
+           "SELECT coalesce(max(h.history_id), 0) FROM alias_history h JOIN models m USING "
+           "(model_id) WHERE m.name = $1 AND h.alias = 'production'",
+           {pipeline_.name})
+          .integer(0, 0);
   production_model_ =
       std::make_unique<scoring::ProductionModel>(registry_, pipeline_.name, layout_);
   if (const auto production = registry_.production(pipeline_.name))
@@ -278,6 +285,7 @@ void PipelineManager::step() {
                  *production.version);
     promoted(*production.version, std::nullopt);
   }
+  alert_production_moves();
   feed_samples();
   if (pipeline_.topics.inferences) feed_inferences();
   if (pipeline_.topics.metrics) feed_metrics();
@@ -437,6 +445,10 @@ std::vector<std::int64_t> PipelineManager::record(const std::vector<triggers::Fi
             .integer(0, 0);
     ids.push_back(event_id);
     if (status == "held") held_.push_back({event_id, f.trigger, f.at});
+    alert("CtdTriggerFired", "info",
+          {{"trigger", f.trigger}, {"kind", f.kind}, {"event_id", std::to_string(event_id)}},
+          fmt::format("trigger {} fired: {}", f.trigger, f.reason),
+          status == "held" ? "held: " + deferred_by.value_or("deferred") : "training started");
   }
   return ids;
 }
@@ -490,6 +502,7 @@ void PipelineManager::start_training(const triggers::Decision& d) {
     run_id = training_.start(request);
   } catch (const std::exception& e) {
     spdlog::error("{}: cannot start a training run: {}", pipeline_.name, e.what());
+    alert("CtdTrainingFailed", "warning", {}, "a training run could not be started", e.what());
     handle(engine_->training_finished(triggers::TrainingOutcome::kFailed));
     return;
   }
@@ -501,6 +514,7 @@ void PipelineManager::start_training(const triggers::Decision& d) {
   runner_done_ = false;
   runner_ = std::thread([this, run_id, trigger, parent, event_id] {
     Finished finished;
+    finished.run_id = run_id;
     try {
       const training::RunResult result = training_.wait(run_id);
       if (result.state == training::RunState::kSucceeded) {
@@ -509,14 +523,20 @@ void PipelineManager::start_training(const triggers::Decision& d) {
         spdlog::info("{}: version {} {}: {}", pipeline_.name, o.version,
                      promotion::verdict_name(o.verdict), o.reason);
         if (o.verdict == promotion::Verdict::kPromoted) finished.promoted_version = o.version;
+        if (o.verdict == promotion::Verdict::kRejected) {
+          finished.rejected_version = o.version;
+          finished.rejection = o.reason;
+        }
       } else {
         finished.outcome = result.state == training::RunState::kCancelled
                                ? triggers::TrainingOutcome::kCancelled
                                : triggers::TrainingOutcome::kFailed;
+        finished.failure = result.failure_reason;
         spdlog::warn("{}: training run {} {}: {}", pipeline_.name, run_id,
                      training::run_state_name(result.state), result.failure_reason);
       }
     } catch (const std::exception& e) {
+      finished.failure = e.what();
       spdlog::error("{}: training run {} could not be completed: {}", pipeline_.name, run_id,
                     e.what());
     }
@@ -534,10 +554,56 @@ void PipelineManager::finish_training() {
   }
   if (!finished) return;
   if (runner_.joinable()) runner_.join();
+  alert_finished(*finished);
   if (finished->promoted_version)
     promoted(*finished->promoted_version, finished->outcome);  // the triggers' new model
   else
     handle(engine_->training_finished(finished->outcome));
+}
+
+void PipelineManager::alert(std::string name, std::string severity,
+                            std::map<std::string, std::string> labels, std::string summary,
+                            std::string description) {
+  if (notifier_ == nullptr) return;
+  labels["pipeline"] = pipeline_.name;
+  notifier_->notify(alerts::event(std::move(name), std::move(severity), std::move(labels),
+                                  std::move(summary), std::move(description), alerts::Clock::now(),
+                                  event_ttl_));
+}
+
+void PipelineManager::alert_finished(const Finished& finished) {
+  const std::string run = std::to_string(finished.run_id);
+  if (finished.outcome == triggers::TrainingOutcome::kFailed) {
+    alert("CtdTrainingFailed", "warning", {{"run_id", run}},
+          fmt::format("training run {} failed; production is unchanged", run), finished.failure);
+  }
+  if (finished.rejected_version) {
+    alert("CtdCandidateRejected", "warning",
+          {{"run_id", run}, {"version", std::to_string(*finished.rejected_version)}},
+          fmt::format("candidate version {} was rejected by the promotion gate",
+                      *finished.rejected_version),
+          finished.rejection);
+  }
+}
+
+void PipelineManager::alert_production_moves() {
+  if (notifier_ == nullptr) return;
+  const auto moves = connection_->exec(
+      "SELECT h.history_id, h.kind, h.from_version, h.to_version, h.actor, h.reason FROM "
+      "alias_history h JOIN models m USING (model_id) WHERE m.name = $1 AND h.alias = "
+      "'production' AND h.history_id > $2 ORDER BY h.history_id",
+      {pipeline_.name, std::to_string(alerted_history_id_)});
+  for (int i = 0; i < moves.rows(); ++i) {
+    alerted_history_id_ = moves.integer(i, 0);
+    const bool rollback = moves.text(i, 1) == "rollback";
+    const std::string from = moves.is_null(i, 2) ? "none" : "v" + std::string(moves.text(i, 2));
+    const std::string to = moves.is_null(i, 3) ? "none" : "v" + std::string(moves.text(i, 3));
+    alert(rollback ? "CtdModelRolledBack" : "CtdModelPromoted", rollback ? "warning" : "info",
+          {{"version", std::string(moves.text(i, 3))}, {"actor", std::string(moves.text(i, 4))}},
+          fmt::format("production {} from {} to {} by {}", rollback ? "rolled back" : "moved", from,
+                      to, moves.text(i, 4)),
+          std::string(moves.text(i, 5)));
+  }
 }
 
 }  // namespace ctd::loop

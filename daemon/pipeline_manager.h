@@ -53,6 +53,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/options.h"
+#include "daemon/alerts.h"
 #include "daemon/metrics.h"
 #include "daemon/production_model.h"
 #include "daemon/promotion_service.h"
@@ -97,6 +98,14 @@ class PipelineManager {
 
   const std::string& pipeline() const { return pipeline_.name; }
 
+  // Where the loop reports its events (a trigger fired, a training failed, a candidate was
+  // rejected, production moved: promoted or rolled back, by whoever moved it) as one-off alerts
+  // lasting `event_ttl`. Call before the first step(); null (the default) reports nothing.
+  void set_notifier(alerts::Notifier* notifier, std::chrono::seconds event_ttl) {
+    notifier_ = notifier;
+    event_ttl_ = event_ttl;
+  }
+
  private:
   struct Held {
     std::int64_t event_id = 0;
@@ -106,6 +115,10 @@ class PipelineManager {
   struct Finished {
     triggers::TrainingOutcome outcome = triggers::TrainingOutcome::kFailed;
     std::optional<int> promoted_version;
+    std::int64_t run_id = 0;
+    std::string failure;                  // kFailed: why
+    std::optional<int> rejected_version;  // the gate rejected the run's candidate
+    std::string rejection;                // ... why, with the numbers
   };
 
   void start();
@@ -119,6 +132,11 @@ class PipelineManager {
   void feed_inferences();
   void feed_metrics();
   void handle(const triggers::Decision& decision);
+  void alert(std::string name, std::string severity, std::map<std::string, std::string> labels,
+             std::string summary, std::string description = {});
+  void alert_finished(const Finished& finished);
+  // Alerts for production moves recorded since the last call (alias_history).
+  void alert_production_moves();
   void start_training(const triggers::Decision& decision);
   void finish_training();
   // Tells the engine about production `version` (a new reference and baseline): as the end of
@@ -153,6 +171,9 @@ class PipelineManager {
   std::optional<int> engine_version_;    // the production version the engine was told of
   std::unique_ptr<scoring::ProductionModel> production_model_;
   std::vector<Held> held_;
+  alerts::Notifier* notifier_ = nullptr;
+  std::chrono::seconds event_ttl_{3600};
+  std::int64_t alerted_history_id_ = 0;  // production moves alerted up to here
 
   std::thread runner_;
   std::atomic<bool> runner_done_{false};

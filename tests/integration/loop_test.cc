@@ -11,12 +11,14 @@
 
 #include <fmt/format.h>
 
+#include "daemon/alerts.h"
 #include "daemon/pg.h"
 #include "daemon/schema.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/run_program.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/webhook_receiver.h"
 
 namespace ctd::testing {
 namespace {
@@ -84,9 +86,10 @@ class LoopTest : public ::testing::Test {
   std::unique_ptr<DaemonProcess> daemon(const std::string& extra_rules = "",
                                         std::map<std::string, std::string> env = {},
                                         const std::string& limits = "",
-                                        const std::string& min_improvement = "-0.5") {
-    return std::make_unique<DaemonProcess>(config(extra_rules, limits, min_improvement),
-                                           environment(std::move(env)));
+                                        const std::string& min_improvement = "-0.5",
+                                        const std::string& root_extra = "") {
+    return std::make_unique<DaemonProcess>(
+        root_extra + config(extra_rules, limits, min_improvement), environment(std::move(env)));
   }
 
   static std::string config(const std::string& extra_rules = "", const std::string& limits = "",
@@ -468,6 +471,44 @@ TEST_F(LoopTest, DriftInTheInferencesTriggersARetraining) {
   EXPECT_EQ(event.text(0, 0), "started") << event.text(0, 1);
   EXPECT_NE(std::string(event.text(0, 2)).find("\"a\""), std::string::npos) << event.text(0, 2);
   EXPECT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// The loop's events go out as ops alerts: a webhook receiver gets the trigger's fire and the
+// promotion of the version it trained, signed with the configured secret.
+TEST_F(LoopTest, LoopEventsReachAWebhookSigned) {
+  WebhookReceiver receiver;
+  auto d = daemon("", {{"CTD_HOOK_SECRET", "t0ps3cret"}}, "", "-0.5",
+                  "alerts:\n  webhooks: [{name: ops, url: \"" + receiver.url() +
+                      "\", secret_env: CTD_HOOK_SECRET}]\n  labels: {cluster: test}\n");
+  ASSERT_TRUE(d->wait_ready(60s)) << d->log();
+  insert_samples(1, 1500);
+  ASSERT_TRUE(eventually("SELECT count(*) FROM model_versions WHERE status = 'production'", 1, 90s))
+      << d->log();
+  std::map<std::string, nlohmann::json> alerts;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!alerts.contains("CtdModelPromoted") && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& request : receiver.wait_for(alerts.size() + 1, 5s)) {
+      const std::string timestamp = request.headers.at("x-ctd-timestamp");
+      EXPECT_EQ(request.headers.at("x-ctd-signature"),
+                "sha256=" + alerts::hmac_sha256_hex("t0ps3cret", timestamp + "." + request.body));
+      const auto body = nlohmann::json::parse(request.body);
+      alerts[body["alert"]["labels"]["alertname"]] = body;
+    }
+  }
+  ASSERT_TRUE(alerts.contains("CtdTriggerFired")) << d->log();
+  ASSERT_TRUE(alerts.contains("CtdModelPromoted")) << d->log();
+  const auto& fired = alerts["CtdTriggerFired"]["alert"];
+  EXPECT_EQ(fired["labels"]["pipeline"], "fraud");
+  EXPECT_EQ(fired["labels"]["trigger"], "fresh");
+  EXPECT_EQ(fired["labels"]["cluster"], "test");
+  EXPECT_EQ(alerts["CtdTriggerFired"]["status"], "firing");
+  const auto& promoted = alerts["CtdModelPromoted"]["alert"];
+  EXPECT_EQ(promoted["labels"]["version"], "1");
+  EXPECT_EQ(promoted["labels"]["actor"], "ctd");
+  EXPECT_NE(promoted["annotations"]["summary"].get<std::string>().find("from none to v1"),
+            std::string::npos);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
 }

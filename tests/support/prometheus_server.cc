@@ -84,14 +84,37 @@ PrometheusServer::PrometheusServer(const std::map<std::string, std::string>& fil
   for (const auto& [name, content] : files) dir_.write(name, content);
   port_ = free_port();
   const std::string config = dir_.path() + "/prometheus.yml";
-  const std::string log = dir_.path() + "/" + kLogName;
-  const std::vector<std::string> args = {
+  spawn({
       *program,
       "--config.file=" + config,
       "--storage.tsdb.path=" + dir_.path() + "/data",
       "--web.listen-address=127.0.0.1:" + std::to_string(port_),
       "--log.level=info",
-  };
+  });
+}
+
+PrometheusServer::PrometheusServer(Alertmanager, const std::map<std::string, std::string>& files)
+    : dir_("ctd-alertmanager") {
+  const char* env = std::getenv("CTD_ALERTMANAGER");
+  const std::string program = env && *env ? env : "/usr/bin/prometheus-alertmanager";
+  if (!std::filesystem::exists(program))
+    throw std::runtime_error(program + " not found (Debian package prometheus-alertmanager)");
+  for (const auto& [name, content] : files) dir_.write(name, content);
+  port_ = free_port();
+  spawn({program, "--config.file=" + dir_.path() + "/alertmanager.yml",
+         "--storage.path=" + dir_.path() + "/data",
+         "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+         // No gossip: a single instance, and nothing listens beyond the loopback API.
+         "--cluster.listen-address=", "--log.level=info"});
+}
+
+std::unique_ptr<PrometheusServer> PrometheusServer::alertmanager(
+    const std::map<std::string, std::string>& files) {
+  return std::unique_ptr<PrometheusServer>(new PrometheusServer(Alertmanager{}, files));
+}
+
+void PrometheusServer::spawn(const std::vector<std::string>& args) {
+  const std::string log = dir_.path() + "/" + kLogName;
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {

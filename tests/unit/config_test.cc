@@ -947,8 +947,11 @@ TEST(ConfigExamples, ShippedExamplesParseWithoutErrors) {
   ASSERT_TRUE(std::holds_alternative<Options>(demo))
       << describe(std::get<std::vector<ConfigError>>(demo));
   const Options& options = std::get<Options>(demo);
-  ASSERT_EQ(options.pipelines.size(), 1u);
+  ASSERT_EQ(options.pipelines.size(), 2u);  // demo, and sea for the drift scenario
   EXPECT_EQ(options.pipelines[0].name, "demo");
+  EXPECT_EQ(options.pipelines[1].name, "sea");
+  ASSERT_EQ(options.pipelines[1].triggers.triggers.size(), 2u);
+  EXPECT_EQ(options.pipelines[1].triggers.triggers[0].kind(), ctd::triggers::TriggerKind::kDecay);
   EXPECT_EQ(options.kafka.brokers, "embedded");
   EXPECT_EQ(options.pipelines[0].features.size(), 4u);
   EXPECT_EQ(options.training.run_root, TrainingOptions().run_root);  // the demo script sets it
