@@ -12,6 +12,18 @@ namespace g = generators;
 // Rate limit of the decided policies: a new model gets 2,000 samples before another start.
 constexpr std::chrono::seconds kTriggeredCooldown{2000};
 
+// An abrupt drift to concept `abrupt` at 35% of the stream and a gradual one (sigmoid of width
+// 5,000, centred at 70%) to concept `gradual`, on multiples of 1,000 samples; a drift "starts"
+// where its new concept's share passes 2% (position - width).
+void set_drifts(ScenarioStream& s, int abrupt, int gradual) {
+  constexpr std::int64_t kWidth = 5000;
+  const std::int64_t first = s.samples * 35 / 100 / 1000 * 1000;
+  const std::int64_t second = s.samples * 70 / 100 / 1000 * 1000;
+  s.spec.drifts = {{abrupt, static_cast<std::uint64_t>(first), 0},
+                   {gradual, static_cast<std::uint64_t>(second), kWidth}};
+  s.drift_starts = {first, second - kWidth};
+}
+
 ScenarioStream sea_stream(std::int64_t samples) {
   ScenarioStream s;
   s.name = "sea";
@@ -19,11 +31,8 @@ ScenarioStream sea_stream(std::int64_t samples) {
   s.spec.initial_concept = 1;  // f1 + f2 <= 8
   s.spec.noise = 0.1;
   s.spec.seed = 11;
-  const auto third = static_cast<std::uint64_t>(samples / 3);
-  const std::uint64_t width = 5000;
-  s.spec.drifts = {{3, third, 0}, {4, 2 * third, width}};  // -> 7 abrupt, -> 9.5 gradual
   s.samples = samples;
-  s.drift_starts = {static_cast<std::int64_t>(third), static_cast<std::int64_t>(2 * third - width)};
+  set_drifts(s, 3, 4);  // -> 7 abrupt, -> 9.5 gradual
   s.drift_names = {"abrupt 8->7", "gradual 7->9.5 (width 5000)"};
   s.description = "SEA, 10% label noise: concept drift only, the features never change";
   return s;
@@ -36,11 +45,8 @@ ScenarioStream rbf_stream(std::int64_t samples) {
   s.spec.initial_concept = 1;
   s.spec.noise = 0.05;
   s.spec.seed = 12;
-  const auto third = static_cast<std::uint64_t>(samples / 3);
-  const std::uint64_t width = 5000;
-  s.spec.drifts = {{2, third, 0}, {3, 2 * third, width}};  // new centroids, abrupt then gradual
   s.samples = samples;
-  s.drift_starts = {static_cast<std::int64_t>(third), static_cast<std::int64_t>(2 * third - width)};
+  set_drifts(s, 2, 3);  // new centroids, abrupt then gradual
   s.drift_names = {"abrupt 1->2", "gradual 2->3 (width 5000)"};
   s.description = "random RBF, 5% label noise: new centroids, so features and labels both move";
   return s;
@@ -90,7 +96,7 @@ TriggerSpec error_drop(std::string name) {
   return {o};
 }
 
-TriggerSpec accuracy_drop(std::string name) {
+TriggerSpec accuracy_drop(std::string name, double drop) {
   triggers::DecayOptions o;
   o.name = std::move(name);
   o.signal = triggers::DecaySignal::kMetric;
@@ -98,7 +104,7 @@ TriggerSpec accuracy_drop(std::string name) {
   o.higher_is_better = true;
   o.criterion = triggers::DecayCriterion::kBaselineDrop;
   o.window_points = 4;  // 4 batches of 500
-  o.drop = 0.03;
+  o.drop = drop;
   o.baseline_metric = "accuracy";  // the model's validation accuracy
   return {o};
 }
@@ -149,12 +155,23 @@ std::vector<PolicySpec> scenario_policies(const triggers::FeatureLayout& layout)
       policy("decay-acc",
              "decay baseline_drop 0.03 on the accuracy metric, 4 points of 500 (baseline: "
              "validation accuracy); cooldown 2000",
-             {accuracy_drop("acc")}, true));
+             {accuracy_drop("acc", 0.03)}, true));
+  // Added after the first run, where decay-acc fired 1 and 6 times on the stable streams: the
+  // baseline, accuracy on ~1,000 validation rows, is itself uncertain by about 1 point.
+  out.push_back(policy("decay-acc-4",
+                       "decay-acc with drop 0.04 (quiet on the stable streams); cooldown 2000",
+                       {accuracy_drop("acc4", 0.04)}, true));
   triggers::CompositeSpec any;
   any.options.name = "any";
   any.options.mode = triggers::CompositeMode::kAny;
   any.children = {ddm("c-ddm"), drift("c-features", layout)};
   out.push_back(policy("composite", "any of (decay-ddm, drift); cooldown 2000", {{any}}, true));
+  triggers::CompositeSpec any_acc;  // added with decay-acc-4
+  any_acc.options.name = "any-acc";
+  any_acc.options.mode = triggers::CompositeMode::kAny;
+  any_acc.children = {accuracy_drop("c-acc4", 0.04), drift("c2-features", layout)};
+  out.push_back(
+      policy("composite-acc", "any of (decay-acc-4, drift); cooldown 2000", {{any_acc}}, true));
   return out;
 }
 

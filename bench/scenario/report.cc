@@ -141,7 +141,7 @@ void ScenarioReport::print_targets(std::ostream& out) {
       const auto retrains = static_cast<double>(r.walk.training_starts.size());
       const bool met = gap <= 0.01 && retrains <= allowed;
       any = any || met;
-      out << name << ": " << pad(r.policy.name, 12) << (met ? "MET    " : "not met")
+      out << name << ": " << pad(r.policy.name, 14) << (met ? "MET    " : "not met")
           << "  accuracy " << fixed(r.accuracy) << " vs best periodic " << best->policy.name << " "
           << fixed(best->accuracy) << " (gap " << fixed(gap * 100, 2) << " points, limit 1.00); "
           << r.walk.training_starts.size() << " retrainings vs "
@@ -163,7 +163,7 @@ void ScenarioReport::print_targets(std::ostream& out) {
   for (const auto& [name, runs] : stable_)
     for (const PolicyRun& r : runs) {
       const bool met = r.walk.training_starts.empty();
-      out << name << ": " << pad(r.policy.name, 12) << (met ? "MET    " : "not met") << "  "
+      out << name << ": " << pad(r.policy.name, 14) << (met ? "MET    " : "not met") << "  "
           << r.walk.training_starts.size() << " starts (" << r.walk.fires << " fires) on "
           << r.walk.prequential.correct.size() << " stable samples (target 0)\n";
       targets.push_back({{"target", "zero_false_fires"},

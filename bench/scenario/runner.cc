@@ -109,7 +109,9 @@ class Walker {
           line << "@" << at << " " << fire.trigger << ": " << fire.reason;
           result_.reasons.push_back(line.str());
         }
-      if (!options_.retrain) {
+      // Without retraining (stable streams), or at the stream's end where no sample is left
+      // for a new model to score, the start is counted and answered without a new model.
+      if (!options_.retrain || at >= data_.rows()) {
         decision = engine_->training_finished(triggers::TrainingOutcome::kSucceeded);
         continue;
       }

@@ -10,7 +10,8 @@
 // model scores the very next batch.
 //
 // With `retrain` off (the stable stream) the engine's decisions are counted and answered by
-// training_finished without a new model, so the initial model stays in production.
+// training_finished without a new model, so the initial model stays in production; so is a
+// start at the stream's very end, where a new model would have nothing left to score.
 //
 // Optionally each batch's accuracy is also sent as a MetricPoint ("accuracy", count = rows,
 // the production version), as a serving system publishing online accuracy would, for decay
