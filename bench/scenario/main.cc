@@ -6,7 +6,7 @@
 // not, with the numbers. Writes everything as JSON with --json.
 //
 //   ctd-scenarios --ctd-train build/bin/ctd-train --work DIR [--json OUT] [--samples N]
-//                 [--stable-samples N] [--streams sea,rbf,sea-stable,rbf-stable]
+//                 [--stable-samples N] [--seed-offset K] [--streams sea,rbf,sea-stable,...]
 //
 // Exit status: 0 when every walk ran (targets missed are reported, not failures), 1 on an
 // error, 2 on bad usage.
@@ -48,6 +48,8 @@ bool parse(int argc, char** argv, Args& args) {
       args.sizes.drift_samples = std::stoll(value);
     else if (key == "--stable-samples")
       args.sizes.stable_samples = std::stoll(value);
+    else if (key == "--seed-offset")
+      args.sizes.seed_offset = std::stoull(value);
     else if (key == "--streams") {
       std::stringstream list(value);
       for (std::string name; std::getline(list, name, ',');) args.streams.insert(name);
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
   try {
     if (!parse(argc, argv, args)) {
       std::cerr << "usage: ctd-scenarios --ctd-train PATH --work DIR [--json OUT] [--samples N] "
-                   "[--stable-samples N] [--streams a,b]\n";
+                   "[--stable-samples N] [--seed-offset K] [--streams a,b]\n";
       return 2;
     }
   } catch (const std::exception&) {

@@ -123,9 +123,12 @@ PolicySpec policy(std::string name, std::string description, std::vector<Trigger
 }  // namespace
 
 std::vector<ScenarioStream> scenario_streams(const ScenarioSizes& sizes) {
-  return {sea_stream(sizes.drift_samples), rbf_stream(sizes.drift_samples),
-          stable_stream("sea-stable", g::GeneratorKind::kSea, sizes.stable_samples, 0.1),
-          stable_stream("rbf-stable", g::GeneratorKind::kRbf, sizes.stable_samples, 0.05)};
+  std::vector<ScenarioStream> streams = {
+      sea_stream(sizes.drift_samples), rbf_stream(sizes.drift_samples),
+      stable_stream("sea-stable", g::GeneratorKind::kSea, sizes.stable_samples, 0.1),
+      stable_stream("rbf-stable", g::GeneratorKind::kRbf, sizes.stable_samples, 0.05)};
+  for (ScenarioStream& s : streams) s.spec.seed += sizes.seed_offset;
+  return streams;
 }
 
 std::vector<PolicySpec> scenario_policies(const triggers::FeatureLayout& layout) {

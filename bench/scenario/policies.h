@@ -29,6 +29,7 @@ struct ScenarioStream {
 struct ScenarioSizes {
   std::int64_t drift_samples = 100'000;  // per drifting stream
   std::int64_t stable_samples = 1'000'000;
+  std::uint64_t seed_offset = 0;  // added to every stream's seed (11, 12, 13 by default)
 };
 
 std::vector<ScenarioStream> scenario_streams(const ScenarioSizes& sizes);
