@@ -120,18 +120,8 @@ PolicySpec policy(std::string name, std::string description, std::vector<Trigger
   return p;
 }
 
-}  // namespace
-
-std::vector<ScenarioStream> scenario_streams(const ScenarioSizes& sizes) {
-  std::vector<ScenarioStream> streams = {
-      sea_stream(sizes.drift_samples), rbf_stream(sizes.drift_samples),
-      stable_stream("sea-stable", g::GeneratorKind::kSea, sizes.stable_samples, 0.1),
-      stable_stream("rbf-stable", g::GeneratorKind::kRbf, sizes.stable_samples, 0.05)};
-  for (ScenarioStream& s : streams) s.spec.seed += sizes.seed_offset;
-  return streams;
-}
-
-std::vector<PolicySpec> scenario_policies(const triggers::FeatureLayout& layout) {
+// Policies that retrain regardless of what the stream does.
+std::vector<PolicySpec> fixed_policies() {
   std::vector<PolicySpec> out;
   out.push_back(policy("never", "the initial model only", {}, false));
   for (std::int64_t k : {2000, 5000, 10000}) {
@@ -143,6 +133,20 @@ std::vector<PolicySpec> scenario_policies(const triggers::FeatureLayout& layout)
   }
   out.push_back(policy("new-data-10k", "new_data min_samples 10000",
                        {{triggers::NewDataOptions{.name = "fresh", .min_samples = 10000}}}, false));
+  return out;
+}
+
+TriggerSpec any_of(std::string name, std::vector<TriggerSpec> children) {
+  triggers::CompositeSpec any;
+  any.options.name = std::move(name);
+  any.options.mode = triggers::CompositeMode::kAny;
+  any.children = std::move(children);
+  return {any};
+}
+
+// Policies decided by drift or decay triggers: the ones the targets judge.
+std::vector<PolicySpec> decided_policies(const triggers::FeatureLayout& layout) {
+  std::vector<PolicySpec> out;
   out.push_back(policy("drift",
                        "drift on labeled features: tumbling 2000 rows, Wasserstein 0.1, "
                        "share 0.5; cooldown 2000",
@@ -164,17 +168,29 @@ std::vector<PolicySpec> scenario_policies(const triggers::FeatureLayout& layout)
   out.push_back(policy("decay-acc-4",
                        "decay-acc with drop 0.04 (quiet on the stable streams); cooldown 2000",
                        {accuracy_drop("acc4", 0.04)}, true));
-  triggers::CompositeSpec any;
-  any.options.name = "any";
-  any.options.mode = triggers::CompositeMode::kAny;
-  any.children = {ddm("c-ddm"), drift("c-features", layout)};
-  out.push_back(policy("composite", "any of (decay-ddm, drift); cooldown 2000", {{any}}, true));
-  triggers::CompositeSpec any_acc;  // added with decay-acc-4
-  any_acc.options.name = "any-acc";
-  any_acc.options.mode = triggers::CompositeMode::kAny;
-  any_acc.children = {accuracy_drop("c-acc4", 0.04), drift("c2-features", layout)};
-  out.push_back(
-      policy("composite-acc", "any of (decay-acc-4, drift); cooldown 2000", {{any_acc}}, true));
+  out.push_back(policy("composite", "any of (decay-ddm, drift); cooldown 2000",
+                       {any_of("any", {ddm("c-ddm"), drift("c-features", layout)})}, true));
+  // Added with decay-acc-4.
+  out.push_back(policy(
+      "composite-acc", "any of (decay-acc-4, drift); cooldown 2000",
+      {any_of("any-acc", {accuracy_drop("c-acc4", 0.04), drift("c2-features", layout)})}, true));
+  return out;
+}
+
+}  // namespace
+
+std::vector<ScenarioStream> scenario_streams(const ScenarioSizes& sizes) {
+  std::vector<ScenarioStream> streams = {
+      sea_stream(sizes.drift_samples), rbf_stream(sizes.drift_samples),
+      stable_stream("sea-stable", g::GeneratorKind::kSea, sizes.stable_samples, 0.1),
+      stable_stream("rbf-stable", g::GeneratorKind::kRbf, sizes.stable_samples, 0.05)};
+  for (ScenarioStream& s : streams) s.spec.seed += sizes.seed_offset;
+  return streams;
+}
+
+std::vector<PolicySpec> scenario_policies(const triggers::FeatureLayout& layout) {
+  std::vector<PolicySpec> out = fixed_policies();
+  for (PolicySpec& p : decided_policies(layout)) out.push_back(std::move(p));
   return out;
 }
 

@@ -125,54 +125,60 @@ void ScenarioReport::print_stable(const ScenarioStream& stream, const std::vecto
         << (r.walk.reasons.empty() ? "-" : r.walk.reasons.front()) << "\n";
 }
 
+void ScenarioReport::accuracy_targets(const std::string& stream, const std::vector<PolicyRun>& runs,
+                                      std::ostream& out, nlohmann::json& targets) const {
+  const PolicyRun* best = nullptr;
+  for (const PolicyRun& r : runs)
+    if (r.policy.periodic && (!best || r.accuracy > best->accuracy)) best = &r;
+  if (!best) return;
+  const double allowed = static_cast<double>(best->walk.training_starts.size()) / 3.0;
+  bool any = false;
+  for (const PolicyRun& r : runs) {
+    if (!r.policy.triggered) continue;
+    const double gap = best->accuracy - r.accuracy;
+    const auto retrains = static_cast<double>(r.walk.training_starts.size());
+    const bool met = gap <= 0.01 && retrains <= allowed;
+    any = any || met;
+    out << stream << ": " << pad(r.policy.name, 14) << (met ? "MET    " : "not met")
+        << "  accuracy " << fixed(r.accuracy) << " vs best periodic " << best->policy.name << " "
+        << fixed(best->accuracy) << " (gap " << fixed(gap * 100, 2) << " points, limit 1.00); "
+        << r.walk.training_starts.size() << " retrainings vs " << best->walk.training_starts.size()
+        << " (limit " << fixed(allowed, 1) << ")\n";
+    targets.push_back({{"target", "accuracy_and_retrainings"},
+                       {"stream", stream},
+                       {"policy", r.policy.name},
+                       {"met", met},
+                       {"gap", gap},
+                       {"retrainings", retrains},
+                       {"best_periodic", best->policy.name},
+                       {"best_accuracy", best->accuracy},
+                       {"allowed_retrainings", allowed}});
+  }
+  out << stream << ": accuracy/retraining target " << (any ? "MET" : "NOT MET")
+      << " by at least one decided policy\n";
+}
+
+void ScenarioReport::stable_targets(const std::string& stream, const std::vector<PolicyRun>& runs,
+                                    std::ostream& out, nlohmann::json& targets) const {
+  for (const PolicyRun& r : runs) {
+    const bool met = r.walk.training_starts.empty();
+    out << stream << ": " << pad(r.policy.name, 14) << (met ? "MET    " : "not met") << "  "
+        << r.walk.training_starts.size() << " starts (" << r.walk.fires << " fires) on "
+        << r.walk.prequential.correct.size() << " stable samples (target 0)\n";
+    targets.push_back({{"target", "zero_false_fires"},
+                       {"stream", stream},
+                       {"policy", r.policy.name},
+                       {"met", met},
+                       {"starts", r.walk.training_starts.size()},
+                       {"fires", r.walk.fires}});
+  }
+}
+
 void ScenarioReport::print_targets(std::ostream& out) {
   nlohmann::json targets = nlohmann::json::array();
   out << "\n== targets\n";
-  for (const auto& [name, runs] : drifting_) {
-    const PolicyRun* best = nullptr;
-    for (const PolicyRun& r : runs)
-      if (r.policy.periodic && (!best || r.accuracy > best->accuracy)) best = &r;
-    if (!best) continue;
-    const double allowed = static_cast<double>(best->walk.training_starts.size()) / 3.0;
-    bool any = false;
-    for (const PolicyRun& r : runs) {
-      if (!r.policy.triggered) continue;
-      const double gap = best->accuracy - r.accuracy;
-      const auto retrains = static_cast<double>(r.walk.training_starts.size());
-      const bool met = gap <= 0.01 && retrains <= allowed;
-      any = any || met;
-      out << name << ": " << pad(r.policy.name, 14) << (met ? "MET    " : "not met")
-          << "  accuracy " << fixed(r.accuracy) << " vs best periodic " << best->policy.name << " "
-          << fixed(best->accuracy) << " (gap " << fixed(gap * 100, 2) << " points, limit 1.00); "
-          << r.walk.training_starts.size() << " retrainings vs "
-          << best->walk.training_starts.size() << " (limit " << fixed(allowed, 1) << ")\n";
-      targets.push_back({{"target", "accuracy_and_retrainings"},
-                         {"stream", name},
-                         {"policy", r.policy.name},
-                         {"met", met},
-                         {"gap", gap},
-                         {"retrainings", retrains},
-                         {"best_periodic", best->policy.name},
-                         {"best_accuracy", best->accuracy},
-                         {"allowed_retrainings", allowed}});
-    }
-    out << name << ": accuracy/retraining target " << (any ? "MET" : "NOT MET")
-        << " by at least one decided policy\n";
-    all_met_ = all_met_ && any;
-  }
-  for (const auto& [name, runs] : stable_)
-    for (const PolicyRun& r : runs) {
-      const bool met = r.walk.training_starts.empty();
-      out << name << ": " << pad(r.policy.name, 14) << (met ? "MET    " : "not met") << "  "
-          << r.walk.training_starts.size() << " starts (" << r.walk.fires << " fires) on "
-          << r.walk.prequential.correct.size() << " stable samples (target 0)\n";
-      targets.push_back({{"target", "zero_false_fires"},
-                         {"stream", name},
-                         {"policy", r.policy.name},
-                         {"met", met},
-                         {"starts", r.walk.training_starts.size()},
-                         {"fires", r.walk.fires}});
-    }
+  for (const auto& [name, runs] : drifting_) accuracy_targets(name, runs, out, targets);
+  for (const auto& [name, runs] : stable_) stable_targets(name, runs, out, targets);
   json_["targets"] = targets;
 }
 

@@ -44,13 +44,18 @@ class ScenarioReport {
   void print_stable(const ScenarioStream& stream, const std::vector<PolicyRun>& runs,
                     std::ostream& out) const;
   nlohmann::json run_json(const ScenarioStream& stream, const PolicyRun& run) const;
+  // The accuracy/retraining target of each decided policy against the best periodic one.
+  void accuracy_targets(const std::string& stream, const std::vector<PolicyRun>& runs,
+                        std::ostream& out, nlohmann::json& targets) const;
+  // The zero-fires target of each decided policy on a stable stream.
+  void stable_targets(const std::string& stream, const std::vector<PolicyRun>& runs,
+                      std::ostream& out, nlohmann::json& targets) const;
 
   WalkOptions walk_;
   MetricOptions metrics_;
   std::map<std::string, std::vector<PolicyRun>> drifting_;  // by stream
   std::map<std::string, std::vector<PolicyRun>> stable_;
   nlohmann::json json_ = nlohmann::json::object();
-  bool all_met_ = true;
 };
 
 }  // namespace ctd::bench
