@@ -9,11 +9,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "daemon/api.h"
+#include "daemon/api_auth.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/health.h"
 #include "daemon/http_server.h"
@@ -88,21 +91,56 @@ http::HttpResponse readiness(
                                   nlohmann::json{{"ready", ready}, {"checks", checks}}.dump());
 }
 
-http::Router make_router(const HealthProber& prober, const metrics::Registry& registry,
-                         const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
+// The request body limit of the HTTP server: API bodies are small JSON objects.
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+// /healthz, /readyz and /metrics (open, or for read tokens with http.auth.protect_health) and
+// the /v1 API (daemon/api.h).
+http::Router make_router(const config::Options& options, const HealthProber& prober,
+                         const metrics::Registry& registry,
+                         const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors,
+                         const std::shared_ptr<const api::TokenSet>& tokens,
+                         api::ApiContext& api_context) {
   http::Router router;
-  router.add("GET", "/healthz", [](const http::HttpRequest&) {
+  const auto add_open = [&](const std::string& path, http::Handler handler) {
+    if (!options.http.protect_health) return router.add("GET", path, std::move(handler));
+    router.add("GET", path,
+               api::guarded(tokens, api::Role::kRead,
+                            [handler](const http::HttpRequest& request, const api::Principal&) {
+                              return handler(request);
+                            }));
+  };
+  add_open("/healthz", [](const http::HttpRequest&) {
     return http::HttpResponse::json(200, R"({"status":"ok"})");
   });
-  router.add("GET", "/readyz", [&prober, &ingestors](const http::HttpRequest&) {
+  add_open("/readyz", [&prober, &ingestors](const http::HttpRequest&) {
     return readiness(prober, ingestors);
   });
-  router.add("GET", "/metrics", [&registry](const http::HttpRequest&) {
+  add_open("/metrics", [&registry](const http::HttpRequest&) {
     http::HttpResponse response = http::HttpResponse::text(200, registry.render());
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return response;
   });
+  api::add_api_routes(router, tokens, api_context);
   return router;
+}
+
+// The API's bearer tokens (http.auth.tokens_file and CTD_API_TOKENS); nullptr after logging
+// why they cannot be read.
+std::shared_ptr<const api::TokenSet> load_tokens(const config::Options& options) {
+  try {
+    const char* env = std::getenv("CTD_API_TOKENS");
+    auto tokens = std::make_shared<const api::TokenSet>(
+        api::TokenSet::load(options.http.tokens_file, env ? env : ""));
+    if (tokens->size() == 0)
+      spdlog::warn(
+          "no API tokens configured (http.auth.tokens_file, CTD_API_TOKENS): every /v1 "
+          "request will be refused with 401");
+    return tokens;
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to start: {}", e.what());
+    return nullptr;
+  }
 }
 
 void start_embedded_broker(const config::Options& options,
@@ -149,6 +187,9 @@ class LeaderLoop {
     }
     thread_ = std::thread([this] { loop(); });
   }
+  // Cancels a run this daemon's training service drives; false if it drives no such run.
+  bool cancel(std::int64_t run_id, const std::string& why) { return training_.cancel(run_id, why); }
+
   ~LeaderLoop() {
     {
       std::lock_guard lock(mutex_);
@@ -241,6 +282,8 @@ class LeaderLoop {
 int run_daemon(const config::Options& options, const RunFlags& flags) {
   const sigset_t signals = block_shutdown_signals();  // before any thread starts
   if (!ensure_schema(options, flags)) return 2;
+  const std::shared_ptr<const api::TokenSet> tokens = load_tokens(options);
+  if (!tokens) return 2;
   // Training runs left queued or running by a daemon that died are failed now, not left
   // dangling. The store stays for the daemon's lifetime: its connection holds the locks of
   // the runs this daemon supervises.
@@ -296,19 +339,31 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   prober.probe_once();
   prober.start();
 
+  // The API reaches the leader loop (created below, stopped after the HTTP server) through
+  // `leader`, null while there is none.
+  std::atomic<LeaderLoop*> leader{nullptr};
+  api::Database api_database(options.postgres.dsn);
+  api::ApiContext api_context{options, models->registry, api_database,
+                              [&leader](std::int64_t run_id, const std::string& why) {
+                                LeaderLoop* loop = leader.load();
+                                return loop != nullptr && loop->cancel(run_id, why);
+                              }};
   boost::asio::io_context io;
   std::unique_ptr<http::HttpServer> server;
   try {
-    server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
-                                                make_router(prober, registry, ingestors));
+    http::ServerLimits limits;
+    limits.max_body_bytes = kMaxBodyBytes;
+    server = std::make_unique<http::HttpServer>(
+        io, options.http.listen_address, options.http.port,
+        make_router(options, prober, registry, ingestors, tokens, api_context), limits);
   } catch (const std::exception& e) {
     spdlog::error("cannot listen on {}:{}: {}", options.http.listen_address, options.http.port,
                   e.what());
     return 1;
   }
   server->start();
-  spdlog::info("HTTP endpoints on http://{}:{} (/healthz, /readyz, /metrics)",
-               options.http.listen_address, server->port());
+  spdlog::info("HTTP endpoints on http://{}:{} (/healthz, /readyz, /metrics, /v1; {} API token(s))",
+               options.http.listen_address, server->port(), tokens->size());
   std::thread http_thread([&io] { io.run(); });
 
   std::atomic<bool> stop{false};
@@ -327,6 +382,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     });
   }
   auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry);
+  leader = leader_loop.get();
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());
 
@@ -334,10 +390,11 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   stop = true;
   for (std::thread& t : threads) t.join();
-  leader_loop.reset();
-  server->stop();
+  server->stop();  // before the leader loop, which the API's handlers reach
   io.stop();
   http_thread.join();
+  leader = nullptr;
+  leader_loop.reset();
   prober.stop();
   spdlog::info("ctd stopped");
   return failed ? 1 : 0;

@@ -1,0 +1,400 @@
+// The /v1 control API on a real PostgreSQL: each route's handler called through the Router
+// (no sockets) for its happy path, auth failures, malformed input and unknown ids, promotion
+// and rollback changing the registry; and once over a real socket against `ctd run`.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fmt/format.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "daemon/api.h"
+#include "daemon/pg.h"
+#include "daemon/schema.h"
+#include "registry/artifact_store.h"
+#include "registry/registry.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/pg_server.h"
+#include "tests/support/temp_dir.h"
+
+namespace ctd {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kReadToken = "read-token-0123456789";
+constexpr const char* kAdminToken = "admin-token-0123456789";
+constexpr const char* kTokens =
+    "viewer read read-token-0123456789\nops admin admin-token-0123456789\n";
+
+struct Reply {
+  int status = 0;
+  json body;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = testing::PgServer::start(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  void SetUp() override {
+    static int counter = 0;
+    const std::string database = "api_" + std::to_string(++counter);
+    server_->create_database(database);
+    dsn_ = server_->dsn(database);
+    db_ = std::make_unique<pg::PgConnection>(dsn_);
+    schema::migrate(*db_, schema::builtin_migrations());
+    artifacts_ = std::make_unique<registry::ArtifactStore>(tmp_.path() + "/artifacts");
+    registry_ = std::make_unique<registry::Registry>(dsn_, *artifacts_);
+    database_ = std::make_unique<api::Database>(dsn_);
+    context_ = std::make_unique<api::ApiContext>(api::ApiContext{
+        options_, *registry_, *database_, [this](std::int64_t run_id, const std::string& why) {
+          cancelled_.emplace_back(run_id, why);
+          return run_id == cancellable_;
+        }});
+    api::add_api_routes(router_,
+                        std::make_shared<const api::TokenSet>(api::TokenSet::parse(kTokens, "t")),
+                        *context_);
+  }
+
+  int add_version(const std::string& content) {
+    registry::NewVersion v;
+    v.model = "fraud";
+    v.artifact = tmp_.write("model-" + std::to_string(++files_) + ".pt", content);
+    v.manifest = {{"task", "binary"}};
+    v.metrics = {{"validation", {{"roc_auc", 0.9}}}};
+    v.training_params = {{"epochs", 3}};
+    v.seq_first = 1;
+    v.seq_last = 100;
+    v.row_count = 100;
+    v.snapshot_sha256 = std::string(64, 'a');
+    v.code_version = "test";
+    v.device = "cpu";
+    return registry_->register_version(v);
+  }
+
+  // A run row of pipeline `pipeline` in `status`; returns its id.
+  std::int64_t add_run(const std::string& pipeline, const std::string& status) {
+    db_->exec("INSERT INTO pipelines (name) VALUES ($1) ON CONFLICT DO NOTHING", {pipeline});
+    return db_
+        ->exec(
+            "INSERT INTO training_runs (pipeline_id, status, reason, requested_by, spec, "
+            "run_dir, supervisor, started_at, finished_at) SELECT pipeline_id, $2, 'manual: "
+            "test', 'test', '{}', $3, 'host:1', CASE WHEN $2 <> 'queued' THEN now() END, CASE "
+            "WHEN $2 NOT IN ('queued', 'running') THEN now() END FROM pipelines WHERE name = $1 "
+            "RETURNING run_id",
+            {pipeline, status, tmp_.path() + "/no-run-dir"})
+        .integer(0, 0);
+  }
+
+  std::int64_t add_event(const std::string& pipeline, std::optional<std::int64_t> run) {
+    return db_
+        ->exec(
+            "INSERT INTO trigger_events (pipeline_id, trigger, kind, reason, evidence, "
+            "fired_at, status, run_id, fed_seq, attempts) SELECT pipeline_id, 'decay', "
+            "'decay', 'error rose', '{\"error\": 0.3}', now(), $2, $3::bigint, 10, 1 FROM "
+            "pipelines WHERE name = $1 RETURNING event_id",
+            {pipeline, run ? "started" : "held",
+             run ? pg::Param(std::to_string(*run)) : pg::Param()})
+        .integer(0, 0);
+  }
+
+  Reply call(const std::string& method, const std::string& target, const std::string& token,
+             const std::string& body = "") {
+    http::HttpRequest r;
+    r.method = method;
+    const std::size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::string rest = target.substr(q + 1);
+      while (!rest.empty()) {
+        const std::string pair = rest.substr(0, rest.find('&'));
+        rest = pair.size() < rest.size() ? rest.substr(pair.size() + 1) : "";
+        r.query[pair.substr(0, pair.find('='))] = pair.substr(pair.find('=') + 1);
+      }
+    }
+    if (!token.empty()) r.headers["authorization"] = std::string("Bearer ") + token;
+    r.body = body;
+    const http::HttpResponse response = router_.handle(r);
+    EXPECT_EQ(response.content_type, "application/json");
+    return {response.status, json::parse(response.body)};
+  }
+
+  // Every route needs a token; POSTs need admin.
+  void expect_auth_required(const std::string& method, const std::string& target) {
+    const bool admin = method != "GET";
+    EXPECT_EQ(call(method, target, "").status, 401) << target;
+    EXPECT_EQ(call(method, target, "bad-token-0123456789").status, 401) << target;
+    if (admin) {
+      const Reply r = call(method, target, kReadToken, R"({"reason": "x"})");
+      EXPECT_EQ(r.status, 403) << target;
+      EXPECT_EQ(r.body["error"]["code"], "forbidden");
+    }
+  }
+
+  static std::unique_ptr<testing::PgServer> server_;
+  std::string dsn_;
+  std::unique_ptr<pg::PgConnection> db_;
+  testing::TempDir tmp_{"ctd-api"};
+  std::unique_ptr<registry::ArtifactStore> artifacts_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<api::Database> database_;
+  config::Options options_;
+  std::unique_ptr<api::ApiContext> context_;
+  http::Router router_;
+  std::vector<std::pair<std::int64_t, std::string>> cancelled_;
+  std::int64_t cancellable_ = 0;
+  int files_ = 0;
+};
+
+std::unique_ptr<testing::PgServer> ApiTest::server_;
+
+TEST_F(ApiTest, EveryRouteNeedsATokenAndMutationsNeedAdmin) {
+  for (const auto& route : router_.routes()) {
+    std::string target = route.pattern;
+    for (const auto& [name, value] :
+         {std::pair{"{m}", "fraud"}, std::pair{"{v}", "1"}, std::pair{"{id}", "1"}}) {
+      const std::size_t at = target.find(name);
+      if (at != std::string::npos) target.replace(at, std::string(name).size(), value);
+    }
+    expect_auth_required(route.method, target);
+  }
+}
+
+TEST_F(ApiTest, ModelsVersionsAndLineage) {
+  const int v1 = add_version("one");
+  const int v2 = add_version("two");
+  add_version("three");
+  Reply r = call("GET", "/v1/models", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["model"], "fraud");
+  EXPECT_EQ(r.body["items"][0]["version_count"], 3);
+  EXPECT_TRUE(r.body["items"][0]["production"].is_null());
+
+  r = call("GET", "/v1/models/fraud/versions?limit=2", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 2u);
+  EXPECT_EQ(r.body["items"][0]["version"], 3);
+  EXPECT_EQ(r.body["items"][0]["status"], "candidate");
+  ASSERT_EQ(r.body["next_cursor"], std::to_string(v2));
+  r = call("GET", "/v1/models/fraud/versions?limit=2&cursor=" + std::to_string(v2), kReadToken);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["version"], v1);
+  EXPECT_TRUE(r.body["next_cursor"].is_null());
+
+  r = call("GET", "/v1/models/fraud/versions/" + std::to_string(v2), kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["version"]["version"], v2);
+  EXPECT_EQ(r.body["version"]["metrics"]["validation"]["roc_auc"], 0.9);
+  EXPECT_EQ(r.body["samples"]["rows"], 100);
+
+  EXPECT_EQ(call("GET", "/v1/models/nobody/versions", kReadToken).status, 404);
+  EXPECT_EQ(call("GET", "/v1/models/nobody", kReadToken).status, 404);
+  r = call("GET", "/v1/models/fraud/versions/9", kReadToken);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body["error"]["code"], "not_found");
+  EXPECT_EQ(call("GET", "/v1/models/fraud/versions/x", kReadToken).status, 400);
+  EXPECT_EQ(call("GET", "/v1/models/fraud/versions?cursor=-1", kReadToken).status, 400);
+}
+
+TEST_F(ApiTest, PromoteNeedsTheGateOrAnExplicitOverrideAndRollbackGoesBack) {
+  const int v1 = add_version("one");
+  const int v2 = add_version("two");
+  const std::string promote1 = "/v1/models/fraud/versions/" + std::to_string(v1) + "/promote";
+  Reply r = call("POST", promote1, kAdminToken, R"({"reason": "first"})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(r.body["error"]["code"], "gate_not_passed");
+  EXPECT_FALSE(registry_->production("fraud"));
+  EXPECT_EQ(call("POST", promote1, kAdminToken, R"({"override_gate": true})").status, 400);
+  EXPECT_EQ(
+      call("POST", promote1, kAdminToken, R"({"reason": "x", "override_gate": "yes"})").status,
+      400);
+  EXPECT_EQ(call("POST", promote1, kAdminToken, R"({"reason": )").status, 400);
+
+  r = call("POST", promote1, kAdminToken, R"({"reason": "first model", "override_gate": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["production"], v1);
+  EXPECT_TRUE(r.body["previous_version"].is_null());
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+
+  // A promotion decided against another production version is a conflict (409).
+  const std::string promote2 = "/v1/models/fraud/versions/" + std::to_string(v2) + "/promote";
+  r = call("POST", promote2, kAdminToken,
+           R"({"reason": "race", "override_gate": true, "expected_production": null})");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  r = call("POST", promote2, kAdminToken,
+           json{{"reason", "better"}, {"override_gate", true}, {"expected_production", v1}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["previous_version"], v1);
+  EXPECT_EQ(registry_->production("fraud")->version, v2);
+  EXPECT_EQ(
+      call("POST", promote2, kAdminToken, R"({"reason": "again", "override_gate": true})").status,
+      422);  // already production
+
+  EXPECT_EQ(call("POST", "/v1/models/fraud/rollback", kAdminToken, "{}").status, 400);
+  r = call("POST", "/v1/models/fraud/rollback", kAdminToken, R"({"reason": "bad model"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["production"], v1);
+  EXPECT_EQ(r.body["previous_version"], v2);
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  EXPECT_EQ(call("POST", "/v1/models/nobody/rollback", kAdminToken, R"({"reason": "x"})").status,
+            404);
+
+  r = call("GET", "/v1/models/fraud/aliases/history?limit=2", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 2u);
+  EXPECT_EQ(r.body["items"][0]["reason"], "bad model");  // newest first
+  EXPECT_EQ(r.body["items"][0]["actor"], "ops");
+  EXPECT_EQ(r.body["items"][0]["to_version"], v1);
+  ASSERT_FALSE(r.body["next_cursor"].is_null());
+  r = call("GET",
+           "/v1/models/fraud/aliases/history?cursor=" + r.body["next_cursor"].get<std::string>(),
+           kReadToken);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["reason"], "first model");
+  const auto audit = registry_->audit("fraud");
+  EXPECT_TRUE(std::any_of(audit.begin(), audit.end(), [](const registry::AuditEntry& a) {
+    return a.detail.value("gate_overridden", false) && a.actor == "ops";
+  }));
+}
+
+TEST_F(ApiTest, RunsAndTriggerEventsArePagedAndFiltered) {
+  const std::int64_t a = add_run("fraud", "succeeded");
+  const std::int64_t b = add_run("fraud", "failed");
+  const std::int64_t c = add_run("churn", "running");
+  const std::int64_t e1 = add_event("fraud", a);
+  add_event("fraud", std::nullopt);
+  Reply r = call("GET", "/v1/runs?limit=2", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 2u);
+  EXPECT_EQ(r.body["items"][0]["id"], c);
+  EXPECT_EQ(r.body["items"][0]["pipeline"], "churn");
+  EXPECT_EQ(r.body["next_cursor"], std::to_string(b));
+  r = call("GET", "/v1/runs?cursor=" + std::to_string(b), kReadToken);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["id"], a);
+  r = call("GET", "/v1/runs?pipeline=fraud&status=failed", kReadToken);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["id"], b);
+  EXPECT_EQ(call("GET", "/v1/runs?status=exploded", kReadToken).status, 400);
+
+  r = call("GET", "/v1/runs/" + std::to_string(a), kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["status"], "succeeded");
+  EXPECT_EQ(r.body["reason"], "manual: test");
+  EXPECT_EQ(r.body["trigger_events"], json::array({e1}));
+  EXPECT_TRUE(r.body["log_tail"]["stdout"].empty());
+  EXPECT_EQ(call("GET", "/v1/runs/999", kReadToken).status, 404);
+  EXPECT_EQ(call("GET", "/v1/runs/abc", kReadToken).status, 400);
+
+  r = call("GET", "/v1/trigger-events?pipeline=fraud&limit=1", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["status"], "held");
+  EXPECT_EQ(r.body["items"][0]["evidence"]["error"], 0.3);
+  r = call("GET",
+           "/v1/trigger-events?pipeline=fraud&cursor=" + r.body["next_cursor"].get<std::string>(),
+           kReadToken);
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["run_id"], a);
+  EXPECT_TRUE(call("GET", "/v1/trigger-events?pipeline=churn", kReadToken).body["items"].empty());
+}
+
+TEST_F(ApiTest, CancelReachesTheTrainingServiceOnlyForLiveRuns) {
+  const std::int64_t running = add_run("fraud", "running");
+  const std::int64_t elsewhere = add_run("fraud", "queued");
+  const std::int64_t done = add_run("fraud", "succeeded");
+  cancellable_ = running;
+  Reply r = call("POST", "/v1/runs/" + std::to_string(running) + "/cancel", kAdminToken,
+                 R"({"reason": "wrong data"})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_EQ(cancelled_.size(), 1u);
+  EXPECT_EQ(cancelled_[0].first, running);
+  EXPECT_EQ(cancelled_[0].second, "cancelled by ops through the API: wrong data");
+  EXPECT_EQ(call("POST", "/v1/runs/" + std::to_string(elsewhere) + "/cancel", kAdminToken).status,
+            409);
+  r = call("POST", "/v1/runs/" + std::to_string(done) + "/cancel", kAdminToken);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.body["error"]["code"], "invalid_state");
+  EXPECT_EQ(call("POST", "/v1/runs/999/cancel", kAdminToken).status, 404);
+  EXPECT_EQ(call("POST", "/v1/runs/1/cancel", kAdminToken, "[").status, 400);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over a real socket against `ctd run`.
+
+Reply send(int port, const std::string& method, const std::string& target, const std::string& token,
+           const std::string& body = "") {
+  namespace beast = boost::beast;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+  beast::http::request<beast::http::string_body> request(beast::http::string_to_verb(method),
+                                                         target, 11);
+  request.set(beast::http::field::host, "127.0.0.1");
+  if (!token.empty()) request.set(beast::http::field::authorization, "Bearer " + token);
+  request.body() = body;
+  request.prepare_payload();
+  beast::http::write(stream, request);
+  beast::flat_buffer buffer;
+  beast::http::response<beast::http::string_body> response;
+  beast::error_code error;
+  beast::http::read(stream, buffer, response, error);
+  Reply reply{static_cast<int>(response.result_int()), json()};
+  if (!response.body().empty()) reply.body = json::parse(response.body(), nullptr, false);
+  return reply;
+}
+
+TEST_F(ApiTest, CtdRunServesTheApiWithTokensFromAFile) {
+  const int v1 = add_version("one");
+  const int v2 = add_version("two");
+  registry_->promote("fraud", v1, {"test", "first", {}});
+  testing::DaemonProcess daemon(
+      fmt::format(R"(
+postgres: {{dsn: "{}"}}
+kafka: {{brokers: embedded}}
+http: {{auth: {{tokens_file: "{}"}}}}
+registry: {{artifact_root: "{}"}}
+pipelines:
+  - name: fraud
+    topics: {{labels: fraud.labels}}
+    features:
+      - {{name: a, type: numeric}}
+    label: {{kind: binary}}
+)",
+                  dsn_, tmp_.write("tokens", kTokens), tmp_.path() + "/artifacts"),
+      {{"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
+       {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
+  ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
+  const int port = daemon.http_port();
+  EXPECT_EQ(send(port, "GET", "/healthz", "").status, 200);  // open by default
+  EXPECT_EQ(send(port, "GET", "/v1/models", "").status, 401);
+  EXPECT_EQ(send(port, "GET", "/v1/models", kReadToken).body["items"][0]["production"], v1);
+  const std::string promote = "/v1/models/fraud/versions/" + std::to_string(v2) + "/promote";
+  EXPECT_EQ(send(port, "POST", promote, kReadToken, R"({"reason": "x"})").status, 403);
+  Reply r = send(port, "POST", promote, kAdminToken,
+                 R"({"reason": "over the wire", "override_gate": true})");
+  ASSERT_EQ(r.status, 200) << r.body << daemon.log();
+  EXPECT_EQ(registry_->production("fraud")->version, v2);
+  EXPECT_EQ(artifacts_->current("fraud"), registry_->get("fraud", v2)->artifact_sha256);
+  r = send(port, "POST", "/v1/models/fraud/rollback", kAdminToken, R"({"reason": "back"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  // Bodies over the API's limit (64 KiB) are refused before any handler.
+  r = send(port, "POST", "/v1/models/fraud/rollback", kAdminToken,
+           R"({"reason": ")" + std::string(70 * 1024, 'x') + "\"}");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
+}
+
+}  // namespace
+}  // namespace ctd
