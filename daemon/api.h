@@ -13,8 +13,10 @@
 // Thread-safety: handlers may run on any thread; everything they reach is thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +26,7 @@
 #include "daemon/api_auth.h"
 #include "daemon/http_server.h"
 #include "daemon/pg.h"
+#include "daemon/pipeline_control.h"
 #include "registry/registry.h"
 
 namespace ctd::api {
@@ -48,6 +51,10 @@ struct ApiContext {
   // Cancels a run this daemon supervises: false if it is not running here. Empty: no runs
   // can be cancelled through this daemon.
   std::function<bool(std::int64_t run_id, const std::string& why)> cancel_run;
+  // The handles into the pipelines' loops, by pipeline name (pipelines with triggers only).
+  std::map<std::string, std::shared_ptr<loop::PipelineControl>> controls;
+  // How long POST /v1/pipelines/{p}/trigger waits for the leader's next round.
+  std::chrono::milliseconds manual_timeout{10'000};
 };
 
 // Adds every /v1 route.

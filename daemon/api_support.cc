@@ -177,6 +177,7 @@ void add_api_routes(http::Router& router, std::shared_ptr<const TokenSet> tokens
                     ApiContext& context) {
   add_model_routes(router, tokens, context);
   add_run_routes(router, tokens, context);
+  add_pipeline_routes(router, tokens, context);
 }
 
 }  // namespace ctd::api

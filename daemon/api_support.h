@@ -82,6 +82,8 @@ void add_write(http::Router& router, const std::shared_ptr<const TokenSet>& toke
 
 void add_model_routes(http::Router& router, const std::shared_ptr<const TokenSet>& tokens,
                       ApiContext& context);
+void add_pipeline_routes(http::Router& router, const std::shared_ptr<const TokenSet>& tokens,
+                         ApiContext& context);
 void add_run_routes(http::Router& router, const std::shared_ptr<const TokenSet>& tokens,
                     ApiContext& context);
 

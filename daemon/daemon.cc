@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -163,8 +164,10 @@ class LeaderLoop {
  public:
   static constexpr std::chrono::seconds kMaxTick{2};
 
+  using Controls = std::map<std::string, std::shared_ptr<loop::PipelineControl>>;
+
   LeaderLoop(const config::Options& options, registry::Registry& registry, training::RunStore& runs,
-             metrics::Registry& metrics)
+             metrics::Registry& metrics, const Controls& controls)
       : options_(options),
         leader_gauge_(metrics.gauge("ctd_pipeline_leader",
                                     "1 if this replica runs the pipeline's triggers, training and "
@@ -184,6 +187,8 @@ class LeaderLoop {
         managers_.push_back(std::make_unique<loop::PipelineManager>(
             p, options.postgres.dsn, training_, runs, options.training.retry_abandoned, service_,
             registry, loop_metrics_));
+      if (const auto c = controls.find(p.name); c != controls.end())
+        managers_.back()->set_control(c->second);
     }
     thread_ = std::thread([this] { loop(); });
   }
@@ -343,11 +348,18 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   // `leader`, null while there is none.
   std::atomic<LeaderLoop*> leader{nullptr};
   api::Database api_database(options.postgres.dsn);
-  api::ApiContext api_context{options, models->registry, api_database,
+  api::ApiContext api_context{options,
+                              models->registry,
+                              api_database,
                               [&leader](std::int64_t run_id, const std::string& why) {
                                 LeaderLoop* loop = leader.load();
                                 return loop != nullptr && loop->cancel(run_id, why);
-                              }};
+                              },
+                              {},
+                              std::chrono::seconds(10)};
+  for (const auto& p : options.pipelines)
+    if (!p.triggers.triggers.empty())
+      api_context.controls[p.name] = std::make_shared<loop::PipelineControl>();
   boost::asio::io_context io;
   std::unique_ptr<http::HttpServer> server;
   try {
@@ -381,7 +393,8 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
       }
     });
   }
-  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry);
+  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry,
+                                                  api_context.controls);
   leader = leader_loop.get();
   spdlog::info("ctd running: {} pipeline(s), {} stream(s)", options.pipelines.size(),
                ingestors.size());

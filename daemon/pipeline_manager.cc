@@ -106,6 +106,7 @@ PipelineManager::~PipelineManager() {
 }
 
 void PipelineManager::reset() {
+  if (control_) control_->publish(false, false, nullptr);
   engine_.reset();
   held_.clear();
   connection_.reset();
@@ -267,6 +268,7 @@ void PipelineManager::step() {
                  *production.version);
     promoted(*production.version, std::nullopt);
   }
+  if (serve_control()) return;  // paused: the triggers wait (manual requests were served)
   feed_samples();
   if (pipeline_.topics.inferences) feed_inferences();
   if (pipeline_.topics.metrics) feed_metrics();

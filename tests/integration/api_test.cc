@@ -19,6 +19,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
+#include "triggers/manual_trigger.h"
 
 namespace ctd {
 namespace {
@@ -51,11 +52,21 @@ class ApiTest : public ::testing::Test {
     artifacts_ = std::make_unique<registry::ArtifactStore>(tmp_.path() + "/artifacts");
     registry_ = std::make_unique<registry::Registry>(dsn_, *artifacts_);
     database_ = std::make_unique<api::Database>(dsn_);
-    context_ = std::make_unique<api::ApiContext>(api::ApiContext{
-        options_, *registry_, *database_, [this](std::int64_t run_id, const std::string& why) {
-          cancelled_.emplace_back(run_id, why);
-          return run_id == cancellable_;
-        }});
+    config::PipelineOptions fraud, churn;
+    fraud.name = "fraud";
+    fraud.triggers.triggers.push_back({triggers::ManualOptions{"ask"}});
+    churn.name = "churn";
+    options_.pipelines = {fraud, churn};
+    context_ = std::make_unique<api::ApiContext>(
+        api::ApiContext{options_,
+                        *registry_,
+                        *database_,
+                        [this](std::int64_t run_id, const std::string& why) {
+                          cancelled_.emplace_back(run_id, why);
+                          return run_id == cancellable_;
+                        },
+                        {{"fraud", control_}},
+                        std::chrono::milliseconds(2000)});
     api::add_api_routes(router_,
                         std::make_shared<const api::TokenSet>(api::TokenSet::parse(kTokens, "t")),
                         *context_);
@@ -148,6 +159,7 @@ class ApiTest : public ::testing::Test {
   http::Router router_;
   std::vector<std::pair<std::int64_t, std::string>> cancelled_;
   std::int64_t cancellable_ = 0;
+  std::shared_ptr<loop::PipelineControl> control_ = std::make_shared<loop::PipelineControl>();
   int files_ = 0;
 };
 
@@ -326,6 +338,76 @@ TEST_F(ApiTest, CancelReachesTheTrainingServiceOnlyForLiveRuns) {
   EXPECT_EQ(call("POST", "/v1/runs/1/cancel", kAdminToken, "[").status, 400);
 }
 
+TEST_F(ApiTest, PipelinesArePausedAndResumedInPostgres) {
+  Reply r = call("GET", "/v1/pipelines", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 2u);
+  EXPECT_EQ(r.body["items"][0]["name"], "fraud");
+  EXPECT_EQ(r.body["items"][0]["paused"], false);
+  EXPECT_EQ(r.body["items"][0]["triggers"][0], (json{{"name", "ask"}, {"kind", "manual"}}));
+  EXPECT_EQ(call("GET", "/v1/pipelines/nobody", kReadToken).status, 404);
+  EXPECT_EQ(call("POST", "/v1/pipelines/nobody/pause", kAdminToken, R"({"reason": "x"})").status,
+            404);
+  EXPECT_EQ(call("POST", "/v1/pipelines/fraud/pause", kAdminToken, "{}").status, 400);
+  EXPECT_EQ(call("POST", "/v1/pipelines/fraud/pause", kAdminToken, "{").status, 400);
+
+  r = call("POST", "/v1/pipelines/fraud/pause", kAdminToken, R"({"reason": "bad labels"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["control"]["paused"], true);
+  EXPECT_EQ(
+      db_->exec("SELECT paused::text || changed_by || reason FROM pipeline_controls").text(0, 0),
+      "trueopsbad labels");
+  r = call("GET", "/v1/pipelines/fraud", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["paused"], true);
+  EXPECT_EQ(r.body["control"]["reason"], "bad labels");
+  EXPECT_EQ(r.body["led_here"], false);
+  EXPECT_TRUE(r.body["engine"].is_null());
+
+  control_->publish(true, true, {{"triggers", json::array({{{"name", "ask"}}})}});
+  r = call("GET", "/v1/pipelines/fraud", kReadToken);
+  EXPECT_EQ(r.body["led_here"], true);
+  EXPECT_EQ(r.body["engine"]["triggers"][0]["name"], "ask");
+
+  r = call("POST", "/v1/pipelines/fraud/resume", kAdminToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["control"]["paused"], false);
+  EXPECT_EQ(call("GET", "/v1/pipelines", kReadToken).body["items"][0]["paused"], false);
+}
+
+TEST_F(ApiTest, ManualTriggerIsAnsweredByTheLeadersNextRound) {
+  EXPECT_EQ(call("POST", "/v1/pipelines/fraud/trigger", kAdminToken, R"({"reason": "x"})").status,
+            409);  // not led here
+  EXPECT_EQ(call("POST", "/v1/pipelines/churn/trigger", kAdminToken, R"({"reason": "x"})").status,
+            422);  // no triggers
+  control_->publish(true, false, json::object());
+  EXPECT_EQ(call("POST", "/v1/pipelines/fraud/trigger", kAdminToken, "{}").status, 400);
+  // Nobody drains the queue: the request times out.
+  EXPECT_EQ(call("POST", "/v1/pipelines/fraud/trigger", kAdminToken, R"({"reason": "x"})").status,
+            503);
+  control_->take_requests();
+
+  std::thread leader([this] {  // the manager's side, as PipelineManager::serve_control does it
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (auto& pending : control_->take_requests()) {
+        EXPECT_EQ(pending.request.reason, "new labels are in");
+        EXPECT_EQ(pending.request.requested_by, "ops");
+        EXPECT_EQ(pending.request.trigger, "");
+        pending.answer.set_value({true, "training started", {{"kind", "start_training"}}});
+        return;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  const Reply r = call("POST", "/v1/pipelines/fraud/trigger", kAdminToken,
+                       R"({"reason": "new labels are in"})");
+  leader.join();
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body["outcome"], "training started");
+  EXPECT_EQ(r.body["decision"]["kind"], "start_training");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Over a real socket against `ctd run`.
 
@@ -368,9 +450,13 @@ pipelines:
     features:
       - {{name: a, type: numeric}}
     label: {{kind: binary}}
+    triggers:
+      rules:
+        - {{name: ask, type: manual}}
 )",
                   dsn_, tmp_.write("tokens", kTokens), tmp_.path() + "/artifacts"),
       {{"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
+       {"CTD_TRAINER", tmp_.write("trainer.sh", "#!/bin/sh\necho fake trainer; exit 3\n")},
        {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
   ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
   const int port = daemon.http_port();
@@ -392,6 +478,32 @@ pipelines:
            R"({"reason": ")" + std::string(70 * 1024, 'x') + "\"}");
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(registry_->production("fraud")->version, v1);
+
+  // A manual trigger, answered by the leader's next round, starts a training run.
+  std::filesystem::permissions(tmp_.path() + "/trainer.sh", std::filesystem::perms::owner_all);
+  Reply trigger;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  do {  // 409 until the daemon has taken the pipeline's leadership
+    trigger = send(port, "POST", "/v1/pipelines/fraud/trigger", kAdminToken,
+                   R"({"reason": "operator asked"})");
+  } while (trigger.status == 409 && std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(trigger.status, 202) << trigger.body << daemon.log();
+  EXPECT_EQ(trigger.body["outcome"], "training started");
+  r = send(port, "GET", "/v1/runs?pipeline=fraud", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.body;
+  // The loop starts it as "ctd"; the person and the reason are in the trigger event.
+  EXPECT_NE(r.body["items"][0]["reason"].get<std::string>().find("operator asked"),
+            std::string::npos)
+      << r.body;
+  r = send(port, "GET", "/v1/trigger-events?pipeline=fraud", kReadToken);
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.body;
+  EXPECT_EQ(r.body["items"][0]["kind"], "manual");
+  EXPECT_EQ(r.body["items"][0]["status"], "started");
+  EXPECT_NE(r.body["items"][0].dump().find("ops"), std::string::npos) << r.body;
+  r = send(port, "GET", "/v1/pipelines/fraud", kReadToken);
+  EXPECT_EQ(r.body["led_here"], true) << r.body;
+  EXPECT_FALSE(r.body["engine"].is_null()) << r.body;
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
 }
