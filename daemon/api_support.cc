@@ -1,6 +1,7 @@
 // The API's shared helpers (api_support.h), its database connection and add_api_routes().
 #include <limits>
 
+#include "daemon/api_openapi.h"
 #include "daemon/api_support.h"
 
 namespace ctd::api {
@@ -178,6 +179,9 @@ void add_api_routes(http::Router& router, std::shared_ptr<const TokenSet> tokens
   add_model_routes(router, tokens, context);
   add_run_routes(router, tokens, context);
   add_pipeline_routes(router, tokens, context);
+  add_read(router, tokens, context, "/v1/openapi.json", [](ApiContext&, const http::HttpRequest&) {
+    return http::HttpResponse::json(200, std::string(openapi_document()));
+  });
 }
 
 }  // namespace ctd::api

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <set>
+
 #include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -168,8 +170,8 @@ std::unique_ptr<testing::PgServer> ApiTest::server_;
 TEST_F(ApiTest, EveryRouteNeedsATokenAndMutationsNeedAdmin) {
   for (const auto& route : router_.routes()) {
     std::string target = route.pattern;
-    for (const auto& [name, value] :
-         {std::pair{"{m}", "fraud"}, std::pair{"{v}", "1"}, std::pair{"{id}", "1"}}) {
+    for (const auto& [name, value] : {std::pair{"{m}", "fraud"}, std::pair{"{v}", "1"},
+                                      std::pair{"{id}", "1"}, std::pair{"{p}", "fraud"}}) {
       const std::size_t at = target.find(name);
       if (at != std::string::npos) target.replace(at, std::string(name).size(), value);
     }
@@ -406,6 +408,24 @@ TEST_F(ApiTest, ManualTriggerIsAnsweredByTheLeadersNextRound) {
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(r.body["outcome"], "training started");
   EXPECT_EQ(r.body["decision"]["kind"], "start_training");
+}
+
+TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
+  const Reply r = call("GET", "/v1/openapi.json", kReadToken);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["openapi"], "3.0.3");
+  std::set<std::pair<std::string, std::string>> documented, routed;
+  for (const auto& [path, operations] : r.body["paths"].items())
+    for (const auto& [method, operation] : operations.items()) {
+      std::string upper = method;
+      for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      documented.emplace(upper, path);
+      const bool mutating = upper != "GET";
+      EXPECT_TRUE(operation["responses"].contains("401")) << path;
+      EXPECT_EQ(operation["responses"].contains("403"), mutating) << path;
+    }
+  for (const auto& route : router_.routes()) routed.emplace(route.method, route.pattern);
+  EXPECT_EQ(documented, routed);
 }
 
 // ---------------------------------------------------------------------------------------------
