@@ -46,6 +46,13 @@ http::HttpResponse get_pipeline(ApiContext& c, const http::HttpRequest& request)
   if (control != c.controls.end()) {
     const auto snapshot = control->second->snapshot();
     out["engine"] = snapshot.engine;  // triggers with their last evaluation and evidence
+    // When the leader last published it (epoch ms; it does every round), null if never.
+    out["engine_published_ms"] =
+        snapshot.at == std::chrono::system_clock::time_point{}
+            ? nlohmann::json()
+            : nlohmann::json(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 snapshot.at.time_since_epoch())
+                                 .count());
   }
   const pg::PgResult last = c.database.exec(
       "SELECT jsonb_build_object('id', e.event_id, 'trigger', e.trigger, 'reason', e.reason, "

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <boost/asio/connect.hpp>
@@ -524,6 +525,71 @@ pipelines:
   r = send(port, "GET", "/v1/pipelines/fraud", kReadToken);
   EXPECT_EQ(r.body["led_here"], true) << r.body;
   EXPECT_FALSE(r.body["engine"].is_null()) << r.body;
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
+}
+
+// A pause set through the API holds the real loop's triggers, also across a restart (it is
+// read from PostgreSQL); resume lets an overdue schedule fire.
+TEST_F(ApiTest, APausedPipelinesTriggersWaitUntilResume) {
+  db_->exec("INSERT INTO pipelines (name) VALUES ('fraud')");
+  // The schedule last fired two hours ago: it is overdue as soon as the loop runs.
+  db_->exec(
+      "INSERT INTO trigger_events (pipeline_id, trigger, kind, reason, evidence, fired_at, "
+      "status, fed_seq) SELECT pipeline_id, 'tick', 'schedule', 'old', '{}', now() - interval "
+      "'2 hours', 'superseded', 0 FROM pipelines");
+  // Paused before this daemon started (by an earlier one, say).
+  ASSERT_EQ(call("POST", "/v1/pipelines/fraud/pause", kAdminToken, R"({"reason": "hold"})").status,
+            200);
+  testing::DaemonProcess daemon(
+      fmt::format(R"(
+postgres: {{dsn: "{}"}}
+kafka: {{brokers: embedded}}
+http: {{auth: {{tokens_file: "{}"}}}}
+registry: {{artifact_root: "{}"}}
+pipelines:
+  - name: fraud
+    topics: {{labels: fraud.labels}}
+    features:
+      - {{name: a, type: numeric}}
+    label: {{kind: binary}}
+    triggers:
+      rules:
+        - {{name: tick, type: schedule, every_s: 60}}
+)",
+                  dsn_, tmp_.write("tokens", kTokens), tmp_.path() + "/artifacts"),
+      {{"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
+       {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"},
+       {"CTD_TRAINER", "/bin/false"}});
+  ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
+  const int port = daemon.http_port();
+  const auto schedule_events = [this] {
+    return db_->exec("SELECT count(*) FROM trigger_events WHERE kind = 'schedule'").integer(0, 0);
+  };
+  // Two rounds of the leader published while paused: the overdue schedule did not fire.
+  std::optional<std::int64_t> first_round;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  Reply r;
+  while (std::chrono::steady_clock::now() < deadline) {
+    r = send(port, "GET", "/v1/pipelines/fraud", kReadToken);
+    ASSERT_EQ(r.status, 200) << r.body;
+    if (r.body["engine_published_ms"].is_number()) {
+      const std::int64_t at = r.body["engine_published_ms"];
+      if (!first_round) first_round = at;
+      if (at > *first_round) break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(first_round && r.body["engine_published_ms"].get<std::int64_t>() > *first_round)
+      << r.body << daemon.log();
+  EXPECT_EQ(r.body["paused"], true);
+  EXPECT_EQ(r.body["control"]["reason"], "hold");
+  EXPECT_EQ(schedule_events(), 1);
+
+  ASSERT_EQ(send(port, "POST", "/v1/pipelines/fraud/resume", kAdminToken).status, 200);
+  while (schedule_events() < 2 && std::chrono::steady_clock::now() < deadline + 30s)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(schedule_events(), 2) << daemon.log();
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
 }
