@@ -594,5 +594,29 @@ pipelines:
   EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
 }
 
+// A malformed tokens file stops the daemon at start-up, naming the line but not the token.
+TEST_F(ApiTest, AMalformedTokensFileStopsCtdRun) {
+  testing::DaemonProcess daemon(
+      fmt::format(
+          R"(
+postgres: {{dsn: "{}"}}
+kafka: {{brokers: embedded}}
+http: {{auth: {{tokens_file: "{}"}}}}
+pipelines:
+  - name: fraud
+    topics: {{labels: fraud.labels}}
+    features:
+      - {{name: a, type: numeric}}
+    label: {{kind: binary}}
+)",
+          dsn_,
+          tmp_.write("tokens", "ops admin very-secret-token-1\nci writer x-secret-token-22\n")),
+      {{"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
+  EXPECT_EQ(daemon.wait_exit(60s), 2) << daemon.log();
+  EXPECT_NE(daemon.log().find("tokens:2: role must be read or admin"), std::string::npos)
+      << daemon.log();
+  EXPECT_EQ(daemon.log().find("secret-token"), std::string::npos) << daemon.log();
+}
+
 }  // namespace
 }  // namespace ctd
