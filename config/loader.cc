@@ -87,7 +87,8 @@ constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_part
 constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait_ms",
                                             "max_message_bytes", "quarantine_raw_max_bytes",
                                             "retry_initial_ms",  "retry_max_ms"};
-constexpr std::string_view kHttpKeys[] = {"listen_address", "port"};
+constexpr std::string_view kHttpKeys[] = {"listen_address", "port", "auth"};
+constexpr std::string_view kHttpAuthKeys[] = {"tokens_file", "protect_health"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
 constexpr std::string_view kPipelineKeys[] = {"name",    "topics",   "features",  "label",
                                               "dataset", "training", "promotion", "triggers"};
@@ -103,6 +104,7 @@ constexpr std::string_view kEnvLogLevel = "CTD_LOG_LEVEL";
 constexpr std::string_view kEnvTrainer = "CTD_TRAINER";
 constexpr std::string_view kEnvTrainingRunRoot = "CTD_TRAINING_RUN_ROOT";
 constexpr std::string_view kEnvArtifactRoot = "CTD_ARTIFACT_ROOT";
+constexpr std::string_view kEnvApiTokensFile = "CTD_API_TOKENS_FILE";
 
 // ---------------------------------------------------------------------------------------------
 // Sections.
@@ -179,6 +181,10 @@ void read_http(ParseContext& ctx, const MapReader& root, HttpOptions& out) {
   const MapReader map = root.map("http", kHttpKeys);
   assign(out.listen_address, read_string(ctx.errors, map.find("listen_address")));
   assign(out.port, read_int(ctx.errors, map.find("port"), kPortRange));
+  const MapReader auth = map.map("auth", kHttpAuthKeys);
+  std::optional<std::string> tokens_file = read_string(ctx.errors, auth.find("tokens_file"));
+  if (tokens_file) out.tokens_file = absolute_path(*tokens_file, ctx.config_dir);
+  assign(out.protect_health, read_bool(ctx.errors, auth.find("protect_health")));
 }
 
 void read_log(ParseContext& ctx, const MapReader& root, LogOptions& out) {
@@ -358,7 +364,7 @@ struct StringOverride {
   std::string& (*target)(Options&);
 };
 
-constexpr std::array<StringOverride, 7> kStringOverrides{{
+constexpr std::array<StringOverride, 8> kStringOverrides{{
     {"CTD_POSTGRES_DSN", [](Options& o) -> std::string& { return o.postgres.dsn; }},
     {"CTD_KAFKA_BROKERS", [](Options& o) -> std::string& { return o.kafka.brokers; }},
     {"CTD_KAFKA_GROUP_ID", [](Options& o) -> std::string& { return o.kafka.group_id; }},
@@ -366,12 +372,13 @@ constexpr std::array<StringOverride, 7> kStringOverrides{{
     {kEnvTrainer, [](Options& o) -> std::string& { return o.training.trainer; }},
     {kEnvTrainingRunRoot, [](Options& o) -> std::string& { return o.training.run_root; }},
     {kEnvArtifactRoot, [](Options& o) -> std::string& { return o.registry.artifact_root; }},
+    {kEnvApiTokensFile, [](Options& o) -> std::string& { return o.http.tokens_file; }},
 }};
 
 // Path overrides are made absolute against the working directory, like paths in the file are
 // against the file's directory, so that every path in Options is absolute.
-constexpr std::array<std::string_view, 3> kPathOverrides{kEnvTrainer, kEnvTrainingRunRoot,
-                                                         kEnvArtifactRoot};
+constexpr std::array<std::string_view, 4> kPathOverrides{kEnvTrainer, kEnvTrainingRunRoot,
+                                                         kEnvArtifactRoot, kEnvApiTokensFile};
 
 std::filesystem::path working_directory() {
   std::error_code ec;

@@ -83,7 +83,7 @@ struct GuardrailOptions {
 struct PromotionOptions {
   std::string metric;  // "metric": default the task's primary metric (trainers::primary_metric)
   MetricDirection direction = MetricDirection::kHigherIsBetter;  // "direction": higher|lower;
-                                                                  // default from the metric
+                                                                 // default from the metric
   std::optional<double> min_value;  // "min_value": the candidate's metric must be >= this
   std::optional<double> max_value;  // "max_value": ... and <= this
   // "min_improvement": the candidate must beat production by at least this much (absolute, in
@@ -156,6 +156,12 @@ struct IngestOptions {
 struct HttpOptions {
   std::string listen_address = "127.0.0.1";  // env override: CTD_HTTP_ADDRESS
   std::uint16_t port = 8080;                 // 0 = pick a free port (logged); env: CTD_HTTP_PORT
+  // "auth.tokens_file": the /v1 API's bearer tokens, one "name role token" per line (role read
+  // or admin; daemon/api_auth.h). Absolute; "" = no file. Env override: CTD_API_TOKENS_FILE.
+  // Without tokens every /v1 request is refused with 401.
+  std::string tokens_file;
+  // "auth.protect_health": /healthz, /readyz and /metrics require a read token too.
+  bool protect_health = false;
 };
 
 // How training runs are executed: each run is a ctd-train child process in its own directory.

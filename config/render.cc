@@ -510,6 +510,10 @@ void emit_server_and_log(YAML::Emitter& out, const HttpOptions& http, const LogO
   out << YAML::Key << "http" << YAML::Value << YAML::BeginMap;
   emit(out, "listen_address", http.listen_address);
   emit(out, "port", http.port);
+  out << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
+  if (!http.tokens_file.empty()) emit(out, "tokens_file", http.tokens_file);
+  emit(out, "protect_health", http.protect_health);
+  out << YAML::EndMap;
   out << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   emit(out, "level", log.level);

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -17,6 +19,8 @@
 
 #include "daemon/alert_conditions.h"
 #include "daemon/alerts.h"
+#include "daemon/api.h"
+#include "daemon/api_auth.h"
 #include "daemon/config_reload.h"
 #include "daemon/embedded_broker.h"
 #include "daemon/health.h"
@@ -95,21 +99,56 @@ http::HttpResponse readiness(
                                   nlohmann::json{{"ready", ready}, {"checks", checks}}.dump());
 }
 
-http::Router make_router(const HealthProber& prober, const metrics::Registry& registry,
-                         const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
+// The request body limit of the HTTP server: API bodies are small JSON objects.
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+// /healthz, /readyz and /metrics (open, or for read tokens with http.auth.protect_health) and
+// the /v1 API (daemon/api.h).
+http::Router make_router(const config::Options& options, const HealthProber& prober,
+                         const metrics::Registry& registry,
+                         const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors,
+                         const std::shared_ptr<const api::TokenSet>& tokens,
+                         api::ApiContext& api_context) {
   http::Router router;
-  router.add("GET", "/healthz", [](const http::HttpRequest&) {
+  const auto add_open = [&](const std::string& path, http::Handler handler) {
+    if (!options.http.protect_health) return router.add("GET", path, std::move(handler));
+    router.add("GET", path,
+               api::guarded(tokens, api::Role::kRead,
+                            [handler](const http::HttpRequest& request, const api::Principal&) {
+                              return handler(request);
+                            }));
+  };
+  add_open("/healthz", [](const http::HttpRequest&) {
     return http::HttpResponse::json(200, R"({"status":"ok"})");
   });
-  router.add("GET", "/readyz", [&prober, &ingestors](const http::HttpRequest&) {
+  add_open("/readyz", [&prober, &ingestors](const http::HttpRequest&) {
     return readiness(prober, ingestors);
   });
-  router.add("GET", "/metrics", [&registry](const http::HttpRequest&) {
+  add_open("/metrics", [&registry](const http::HttpRequest&) {
     http::HttpResponse response = http::HttpResponse::text(200, registry.render());
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return response;
   });
+  api::add_api_routes(router, tokens, api_context);
   return router;
+}
+
+// The API's bearer tokens (http.auth.tokens_file and CTD_API_TOKENS); nullptr after logging
+// why they cannot be read.
+std::shared_ptr<const api::TokenSet> load_tokens(const config::Options& options) {
+  try {
+    const char* env = std::getenv("CTD_API_TOKENS");
+    auto tokens = std::make_shared<const api::TokenSet>(
+        api::TokenSet::load(options.http.tokens_file, env ? env : ""));
+    if (tokens->size() == 0)
+      spdlog::warn(
+          "no API tokens configured (http.auth.tokens_file, CTD_API_TOKENS): every /v1 "
+          "request will be refused with 401");
+    return tokens;
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to start: {}", e.what());
+    return nullptr;
+  }
 }
 
 void start_embedded_broker(const config::Options& options,
@@ -132,8 +171,10 @@ class LeaderLoop {
  public:
   static constexpr std::chrono::seconds kMaxTick{2};
 
+  using Controls = std::map<std::string, std::shared_ptr<loop::PipelineControl>>;
+
   LeaderLoop(const config::Options& options, registry::Registry& registry, training::RunStore& runs,
-             metrics::Registry& metrics, alerts::Notifier* notifier)
+             metrics::Registry& metrics, alerts::Notifier* notifier, const Controls& controls)
       : options_(options),
         leader_gauge_(metrics.gauge("ctd_pipeline_leader",
                                     "1 if this replica runs the pipeline's triggers, training and "
@@ -153,11 +194,17 @@ class LeaderLoop {
         managers_.push_back(std::make_unique<loop::PipelineManager>(
             p, options.postgres.dsn, training_, runs, options.training.retry_abandoned, service_,
             registry, loop_metrics_));
-      if (!managers_.empty() && managers_.back()->pipeline() == p.name)
+      if (!managers_.empty() && managers_.back()->pipeline() == p.name) {
         managers_.back()->set_notifier(notifier, options.alerts.event_ttl);
+        if (const auto c = controls.find(p.name); c != controls.end())
+          managers_.back()->set_control(c->second);
+      }
     }
     thread_ = std::thread([this] { loop(); });
   }
+  // Cancels a run this daemon's training service drives; false if it drives no such run.
+  bool cancel(std::int64_t run_id, const std::string& why) { return training_.cancel(run_id, why); }
+
   ~LeaderLoop() {
     {
       std::lock_guard lock(mutex_);
@@ -284,6 +331,8 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   ServiceNotifier notifier;                   // systemd: READY, STOPPING, WATCHDOG
   notifier.status("starting: checking the schema");
   if (!ensure_schema(options, flags)) return 2;
+  const std::shared_ptr<const api::TokenSet> tokens = load_tokens(options);
+  if (!tokens) return 2;
   // Training runs left queued or running by a daemon that died are failed now, not left
   // dangling. The store stays for the daemon's lifetime: its connection holds the locks of
   // the runs this daemon supervises.
@@ -350,19 +399,38 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   prober.start();
   ops_metrics->start();
 
+  // The API reaches the leader loop (created below, stopped after the HTTP server) through
+  // `leader`, null while there is none.
+  std::atomic<LeaderLoop*> leader{nullptr};
+  api::Database api_database(options.postgres.dsn);
+  api::ApiContext api_context{options,
+                              models->registry,
+                              api_database,
+                              [&leader](std::int64_t run_id, const std::string& why) {
+                                LeaderLoop* loop = leader.load();
+                                return loop != nullptr && loop->cancel(run_id, why);
+                              },
+                              {},
+                              std::chrono::seconds(10)};
+  for (const auto& p : options.pipelines)
+    if (!p.triggers.triggers.empty())
+      api_context.controls[p.name] = std::make_shared<loop::PipelineControl>();
   boost::asio::io_context io;
   std::unique_ptr<http::HttpServer> server;
   try {
-    server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
-                                                make_router(prober, registry, ingestors));
+    http::ServerLimits limits;
+    limits.max_body_bytes = kMaxBodyBytes;
+    server = std::make_unique<http::HttpServer>(
+        io, options.http.listen_address, options.http.port,
+        make_router(options, prober, registry, ingestors, tokens, api_context), limits);
   } catch (const std::exception& e) {
     spdlog::error("cannot listen on {}:{}: {}", options.http.listen_address, options.http.port,
                   e.what());
     return 1;
   }
   server->start();
-  spdlog::info("HTTP endpoints on http://{}:{} (/healthz, /readyz, /metrics)",
-               options.http.listen_address, server->port());
+  spdlog::info("HTTP endpoints on http://{}:{} (/healthz, /readyz, /metrics, /v1; {} API token(s))",
+               options.http.listen_address, server->port(), tokens->size());
   std::thread http_thread([&io] { io.run(); });
 
   std::atomic<bool> stop{false};
@@ -380,8 +448,9 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
       }
     });
   }
-  auto leader_loop =
-      std::make_unique<LeaderLoop>(options, models->registry, *runs, registry, dispatcher.get());
+  auto leader_loop = std::make_unique<LeaderLoop>(options, models->registry, *runs, registry,
+                                                  dispatcher.get(), api_context.controls);
+  leader = leader_loop.get();
   std::unique_ptr<alerts::AlertMonitor> alert_monitor;
   if (dispatcher) {
     alert_monitor = std::make_unique<alerts::AlertMonitor>(
@@ -414,15 +483,16 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   notifier.stopping("draining: stopping intake, writing the open batches, stopping training");
   stop = true;
   for (std::thread& t : threads) t.join();
+  notifier.stop_watchdog();
+  server->stop();  // before the leader loop, which the API's handlers reach
+  io.stop();
+  http_thread.join();
+  leader = nullptr;
   alert_monitor.reset();
   leader_loop.reset();
   // The loop's last alerts (a training cancelled by the drain) get a short chance to go out.
   if (dispatcher && !dispatcher->drain(std::chrono::seconds(2)))
     spdlog::warn("alerts still queued at shutdown are dropped");
-  notifier.stop_watchdog();
-  server->stop();
-  io.stop();
-  http_thread.join();
   prober.stop();
   ops_metrics->stop();
   spdlog::info("ctd stopped");

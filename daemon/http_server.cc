@@ -268,21 +268,95 @@ HttpResponse HttpResponse::error(int status, const std::string& code, const std:
   return json(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-// Registering the same method and path twice is a wiring bug: std::invalid_argument.
-void Router::add(const std::string& method, const std::string& path, Handler handler) {
-  const bool inserted = routes_[path].try_emplace(method, std::move(handler)).second;
-  if (!inserted) throw std::invalid_argument("route registered twice: " + method + " " + path);
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> segments;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (true) {
+    const std::size_t slash = std::min(path.find('/'), path.size());
+    segments.emplace_back(path.substr(0, slash));
+    if (slash == path.size()) return segments;
+    path.remove_prefix(slash + 1);
+  }
+}
+
+bool is_parameter(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// Percent-decoding of a path segment ('+' stays itself there).
+std::string decode_segment(std::string_view text) {
+  std::string decoded;
+  for (std::size_t index = 0; index < text.size(); ++index) {
+    const int high = index + 2 < text.size() ? hex_value(text[index + 1]) : -1;
+    const int low = index + 2 < text.size() ? hex_value(text[index + 2]) : -1;
+    if (text[index] == '%' && high >= 0 && low >= 0) {
+      decoded += static_cast<char>(high * 16 + low);
+      index += 2;
+    } else {
+      decoded += text[index];
+    }
+  }
+  return decoded;
+}
+
+}  // namespace
+
+void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
+  Route& route = routes_[pattern];
+  if (route.segments.empty()) route.segments = split_path(pattern);
+  const bool inserted = route.by_method.try_emplace(method, std::move(handler)).second;
+  if (!inserted) throw std::invalid_argument("route registered twice: " + method + " " + pattern);
+}
+
+const Router::Route* Router::match(const std::string& path,
+                                   std::map<std::string, std::string>& params) const {
+  const std::vector<std::string> segments = split_path(path);
+  const Route* best = nullptr;
+  int best_literals = -1;
+  for (const auto& [pattern, route] : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    int literals = 0;
+    bool matches = true;
+    for (std::size_t i = 0; matches && i < segments.size(); ++i) {
+      if (is_parameter(route.segments[i])) {
+        matches = !segments[i].empty();
+      } else {
+        matches = route.segments[i] == segments[i];
+        ++literals;
+      }
+    }
+    if (matches && literals > best_literals) {
+      best = &route;
+      best_literals = literals;
+    }
+  }
+  if (best == nullptr) return nullptr;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string& name = best->segments[i];
+    if (is_parameter(name)) params[name.substr(1, name.size() - 2)] = decode_segment(segments[i]);
+  }
+  return best;
+}
+
+std::vector<Router::RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& [pattern, route] : routes_)
+    for (const auto& [method, handler] : route.by_method) out.push_back({method, pattern});
+  return out;
 }
 
 HttpResponse Router::handle(const HttpRequest& request) const {
-  const auto by_path = routes_.find(request.path);
-  if (by_path == routes_.end()) {
+  std::map<std::string, std::string> params;
+  const Route* route = match(request.path, params);
+  if (route == nullptr) {
     return HttpResponse::error(404, "not_found", "no route for " + request.path);
   }
-  const auto route = by_path->second.find(request.method);
-  if (route == by_path->second.end()) {
+  const auto handler = route->by_method.find(request.method);
+  if (handler == route->by_method.end()) {
     std::string allow;
-    for (const auto& [method, handler] : by_path->second) {
+    for (const auto& [method, unused] : route->by_method) {
       allow += allow.empty() ? method : ", " + method;
     }
     HttpResponse response = HttpResponse::error(405, "method_not_allowed",
@@ -291,7 +365,10 @@ HttpResponse Router::handle(const HttpRequest& request) const {
     return response;
   }
   try {
-    return route->second(request);
+    if (params.empty()) return handler->second(request);
+    HttpRequest routed = request;
+    routed.params = std::move(params);
+    return handler->second(routed);
   } catch (const std::exception& exception) {
     return HttpResponse::error(500, "internal", exception.what());
   } catch (...) {

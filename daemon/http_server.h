@@ -26,6 +26,9 @@ struct HttpRequest {
   std::map<std::string, std::string> query;    // decoded query parameters
   std::map<std::string, std::string> headers;  // header names lower-cased
   std::string body;
+  // Path parameters of the matched route ("/v1/runs/{id}" -> {"id": "7"}), percent-decoded;
+  // set by Router::handle.
+  std::map<std::string, std::string> params;
 };
 
 struct HttpResponse {
@@ -42,15 +45,29 @@ struct HttpResponse {
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-// Exact-path routing. Unknown path: 404; known path, other method: 405 with an Allow header.
-// A handler that throws yields 500 with the error JSON, never a crash.
+// Routing by path pattern: segments are literal or a `{name}` parameter that matches one
+// non-empty segment ("/v1/models/{m}/versions/{v}"). When several patterns match, the one with
+// the most literal segments wins. Unknown path: 404; known path, other method: 405 with an
+// Allow header. A handler that throws yields 500 with the error JSON, never a crash.
 class Router {
  public:
-  void add(const std::string& method, const std::string& path, Handler handler);
+  struct RouteInfo {
+    std::string method, pattern;
+  };
+
+  // Registering the same method and pattern twice is a wiring bug: std::invalid_argument.
+  void add(const std::string& method, const std::string& pattern, Handler handler);
   HttpResponse handle(const HttpRequest& request) const;
+  std::vector<RouteInfo> routes() const;  // sorted by pattern, then method
 
  private:
-  std::map<std::string, std::map<std::string, Handler>> routes_;  // path -> method -> handler
+  struct Route {
+    std::vector<std::string> segments;
+    std::map<std::string, Handler> by_method;
+  };
+  const Route* match(const std::string& path, std::map<std::string, std::string>& params) const;
+
+  std::map<std::string, Route> routes_;  // pattern -> route
 };
 
 struct ServerLimits {

@@ -105,6 +105,7 @@ PipelineManager::~PipelineManager() {
 }
 
 void PipelineManager::reset() {
+  if (control_) control_->publish(false, false, nullptr);
   engine_.reset();
   held_.clear();
   connection_.reset();
@@ -286,6 +287,7 @@ void PipelineManager::step() {
     promoted(*production.version, std::nullopt);
   }
   alert_production_moves();
+  if (serve_control()) return;  // paused: the triggers wait (manual requests were served)
   feed_samples();
   if (pipeline_.topics.inferences) feed_inferences();
   if (pipeline_.topics.metrics) feed_metrics();

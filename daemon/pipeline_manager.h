@@ -36,6 +36,11 @@
 // ctd_prequential_* metrics. A model that cannot score a batch leaves that batch unscored (the
 // decay trigger sees no errors for it); the loop goes on.
 //
+// The API reaches the loop through a PipelineControl (daemon/pipeline_control.h): each round
+// answers its queued manual requests and publishes the engine's describe(); a pipeline paused
+// in pipeline_controls (migration 0007) skips its triggers for the round
+// (pipeline_manager_control.cc).
+//
 // Thread-safety: step() and reset() from one thread (the leader loop); the training and its
 // gate run on a thread of the manager's own.
 #pragma once
@@ -55,6 +60,7 @@
 #include "config/options.h"
 #include "daemon/alerts.h"
 #include "daemon/metrics.h"
+#include "daemon/pipeline_control.h"
 #include "daemon/production_model.h"
 #include "daemon/promotion_service.h"
 #include "daemon/run_store.h"
@@ -106,6 +112,10 @@ class PipelineManager {
     event_ttl_ = event_ttl;
   }
 
+  // The API's handle (daemon/pipeline_control.h), served by every step(); optional. Call
+  // before the first step().
+  void set_control(std::shared_ptr<PipelineControl> control) { control_ = std::move(control); }
+
  private:
   struct Held {
     std::int64_t event_id = 0;
@@ -122,6 +132,10 @@ class PipelineManager {
   };
 
   void start();
+  // In pipeline_manager_control.cc: answers the control's manual requests, publishes the
+  // engine's state and returns whether the pipeline is paused (pipeline_controls).
+  bool serve_control();
+  void answer(PipelineControl::Pending& pending);
   // Holds again the events of the pipeline's newest run when it was abandoned (see above).
   void retry_abandoned();
   void feed_samples();
@@ -179,6 +193,7 @@ class PipelineManager {
   std::atomic<bool> runner_done_{false};
   std::mutex mutex_;
   std::optional<Finished> finished_;  // guarded by mutex_
+  std::shared_ptr<PipelineControl> control_;
 };
 
 }  // namespace ctd::loop

@@ -70,17 +70,7 @@ const config::PipelineOptions& pipeline_named(const config::Options& options,
   throw UsageError("no pipeline named '" + name + "' in the configuration");
 }
 
-nlohmann::json version_summary(const registry::ModelVersion& v) {
-  return {
-      {"version", v.version},
-      {"status", registry::status_name(v.status)},
-      {"status_reason", v.status_reason},
-      {"artifact_sha256", v.artifact_sha256},
-      {"run_id", v.run_id ? nlohmann::json(*v.run_id) : nullptr},
-      {"samples", {{"seq_first", v.seq_first}, {"seq_last", v.seq_last}, {"rows", v.row_count}}},
-      {"gate_passed", v.gate.is_object() ? v.gate.value("passed", nlohmann::json()) : nullptr},
-      {"created_at", v.created_at}};
-}
+using wiring::version_summary;
 
 nlohmann::json list(registry::Registry& r, const std::optional<std::string>& only) {
   nlohmann::json out = nlohmann::json::array();

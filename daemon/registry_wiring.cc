@@ -10,6 +10,18 @@ std::optional<registry::TritonPublishing> triton_of(const config::RegistryOption
 
 }  // namespace
 
+nlohmann::json version_summary(const registry::ModelVersion& v) {
+  return {
+      {"version", v.version},
+      {"status", registry::status_name(v.status)},
+      {"status_reason", v.status_reason},
+      {"artifact_sha256", v.artifact_sha256},
+      {"run_id", v.run_id ? nlohmann::json(*v.run_id) : nullptr},
+      {"samples", {{"seq_first", v.seq_first}, {"seq_last", v.seq_last}, {"rows", v.row_count}}},
+      {"gate_passed", v.gate.is_object() ? v.gate.value("passed", nlohmann::json()) : nullptr},
+      {"created_at", v.created_at}};
+}
+
 std::filesystem::path trainer_path(const config::TrainingOptions& training) {
   if (!training.trainer.empty()) return training.trainer;
   std::error_code ec;

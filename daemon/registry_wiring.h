@@ -25,6 +25,10 @@ struct RegistryParts {
 // How training runs are executed, from the `training` section.
 training::TrainingSettings training_settings(const config::TrainingOptions& training);
 
+// A version in one line of JSON, as `ctd registry list` and GET /v1/models/{m}/versions show
+// it: number, status, artifact, run, samples, whether it passed the gate, creation time.
+nlohmann::json version_summary(const registry::ModelVersion& v);
+
 // Evaluations run under training.run_root/evaluations with the training timeouts.
 promotion::PromotionSettings promotion_settings(const config::Options& options);
 

@@ -219,7 +219,7 @@ TEST(ConfigErrors, UnknownKeyFarFromAnyListsValidKeys) {
   const auto errors = errors_of(kMinimal + "http:\n  workers: 4\n");
   ASSERT_EQ(errors.size(), 1u) << describe(errors);
   EXPECT_TRUE(HasError(errors, "http.workers", 16,
-                       "unknown key 'workers' (valid keys: listen_address, port)"));
+                       "unknown key 'workers' (valid keys: listen_address, port, auth)"));
   EXPECT_EQ(errors[0].message.find("did you mean"), std::string::npos);
 }
 
@@ -705,8 +705,7 @@ training:
                        "must be 0 (no limit) or between 64 and 4194304, got 63"));
   EXPECT_TRUE(
       HasError(errors, "training.max_concurrent_runs", 20, "must be between 1 and 64, got 65"));
-  EXPECT_TRUE(
-      HasError(errors, "training.retry_abandoned", 21, "must be between 0 and 10, got 11"));
+  EXPECT_TRUE(HasError(errors, "training.retry_abandoned", 21, "must be between 0 and 10, got 11"));
 
   EXPECT_TRUE(HasError(errors_of(kTrainingBase + "training: {memory_limit_mb: 4194305}\n"),
                        "training.memory_limit_mb", 15, "got 4194305"));
@@ -982,3 +981,32 @@ TEST(ConfigLoad, UnreadableFileIsOneError) {
 }
 
 }  // namespace
+
+TEST(ConfigHttpAuth, TokensFileIsResolvedAndProtectHealthRead) {
+  const Options options =
+      options_of(kMinimal + "http:\n  auth: {tokens_file: secrets/tokens, protect_health: true}\n");
+  EXPECT_TRUE(options.http.tokens_file.starts_with("/")) << options.http.tokens_file;
+  EXPECT_TRUE(options.http.tokens_file.ends_with("/secrets/tokens")) << options.http.tokens_file;
+  EXPECT_TRUE(options.http.protect_health);
+  const Options defaults = options_of(kMinimal);
+  EXPECT_EQ(defaults.http.tokens_file, "");
+  EXPECT_FALSE(defaults.http.protect_health);
+}
+
+TEST(ConfigHttpAuth, EnvironmentOverridesTheTokensFile) {
+  const Options options = options_of(kMinimal + "http:\n  auth: {tokens_file: /etc/a}\n",
+                                     {{"CTD_API_TOKENS_FILE", "/run/secrets/ctd-tokens"}});
+  EXPECT_EQ(options.http.tokens_file, "/run/secrets/ctd-tokens");
+}
+
+TEST(ConfigHttpAuth, UnknownKeysAndBadValuesAreErrors) {
+  const auto errors =
+      errors_of(kMinimal + "http:\n  auth:\n    token: x\n    protect_health: maybe\n");
+  const auto has = [&errors](const std::string& key_path, const std::string& text) {
+    return std::ranges::any_of(errors, [&](const ConfigError& e) {
+      return e.key_path == key_path && e.message.find(text) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(has("http.auth.token", "unknown key")) << describe(errors);
+  EXPECT_TRUE(has("http.auth.protect_health", "")) << describe(errors);
+}
