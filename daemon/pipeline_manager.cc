@@ -487,7 +487,15 @@ void PipelineManager::start_training(const triggers::Decision& d) {
                      {"at", triggers::format_utc(f.at)}});
   }
   request.reason = "trigger: " + reasons;
+  // A person's request (a manual fire) names who asked; the triggers' own fires are ctd's.
   request.requested_by = "ctd";
+  for (const auto& f : d.fires) {
+    if (f.kind != "manual" || !f.evidence.contains("requests")) continue;
+    for (const auto& r : f.evidence["requests"])
+      if (r.contains("requested_by") && r["requested_by"].is_string())
+        request.requested_by = r["requested_by"].get<std::string>();
+    break;
+  }
   std::optional<int> parent;
   if (request.spec.init == trainers::InitKind::kProduction) {
     if (const auto production = registry_.production(pipeline_.name)) {

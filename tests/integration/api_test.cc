@@ -513,10 +513,11 @@ pipelines:
   r = send(port, "GET", "/v1/runs?pipeline=fraud", kReadToken);
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(r.body["items"].size(), 1u) << r.body;
-  // The loop starts it as "ctd"; the person and the reason are in the trigger event.
+  // The run is the token's (the person who asked), with the reason; so is the trigger event.
   EXPECT_NE(r.body["items"][0]["reason"].get<std::string>().find("operator asked"),
             std::string::npos)
       << r.body;
+  EXPECT_EQ(r.body["items"][0]["requested_by"], "ops") << r.body;
   r = send(port, "GET", "/v1/trigger-events?pipeline=fraud", kReadToken);
   ASSERT_EQ(r.body["items"].size(), 1u) << r.body;
   EXPECT_EQ(r.body["items"][0]["kind"], "manual");
