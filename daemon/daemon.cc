@@ -292,6 +292,24 @@ class LeaderLoop {
   std::thread thread_;  // started last, once everything above exists
 };
 
+// ctd_http_requests_total{method,route,code} and ctd_http_request_duration_seconds{method,route}:
+// routes by pattern (bounded cardinality), counted by the router (requests refused by the
+// server's own limits before routing, 413 and 431, are not).
+http::Router::Observer request_metrics(metrics::Registry& registry) {
+  auto& requests = registry.counter("ctd_http_requests_total",
+                                    "HTTP requests handled, by method, route and status code.",
+                                    {"method", "route", "code"});
+  auto& seconds = registry.histogram(
+      "ctd_http_request_duration_seconds", "Time to handle an HTTP request, by method and route.",
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+      {"method", "route"});
+  return [&requests, &seconds](const std::string& method, const std::string& route, int status,
+                               double took) {
+    requests.with({method, route, std::to_string(status)}).inc();
+    seconds.with({method, route}).observe(took);
+  };
+}
+
 // What the alert conditions judge (daemon/alert_conditions.h), from the prober, the ops
 // metrics and the ingestors' counters.
 alerts::Observation observe(const HealthProber& prober, const OpsMetrics& ops,
@@ -420,9 +438,10 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   try {
     http::ServerLimits limits;
     limits.max_body_bytes = kMaxBodyBytes;
-    server = std::make_unique<http::HttpServer>(
-        io, options.http.listen_address, options.http.port,
-        make_router(options, prober, registry, ingestors, tokens, api_context), limits);
+    http::Router router = make_router(options, prober, registry, ingestors, tokens, api_context);
+    router.set_observer(request_metrics(registry));
+    server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
+                                                std::move(router), limits);
   } catch (const std::exception& e) {
     spdlog::error("cannot listen on {}:{}: {}", options.http.listen_address, options.http.port,
                   e.what());

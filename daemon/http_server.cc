@@ -306,6 +306,7 @@ std::string decode_segment(std::string_view text) {
 void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
   Route& route = routes_[pattern];
   if (route.segments.empty()) route.segments = split_path(pattern);
+  route.pattern = pattern;
   const bool inserted = route.by_method.try_emplace(method, std::move(handler)).second;
   if (!inserted) throw std::invalid_argument("route registered twice: " + method + " " + pattern);
 }
@@ -348,8 +349,19 @@ std::vector<Router::RouteInfo> Router::routes() const {
 }
 
 HttpResponse Router::handle(const HttpRequest& request) const {
+  const auto start = std::chrono::steady_clock::now();
+  const Route* route = nullptr;
+  HttpResponse response = dispatch(request, route);
+  if (observer_) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    observer_(request.method, route ? route->pattern : "unmatched", response.status, took.count());
+  }
+  return response;
+}
+
+HttpResponse Router::dispatch(const HttpRequest& request, const Route*& route) const {
   std::map<std::string, std::string> params;
-  const Route* route = match(request.path, params);
+  route = match(request.path, params);
   if (route == nullptr) {
     return HttpResponse::error(404, "not_found", "no route for " + request.path);
   }

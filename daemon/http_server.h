@@ -60,11 +60,22 @@ class Router {
   HttpResponse handle(const HttpRequest& request) const;
   std::vector<RouteInfo> routes() const;  // sorted by pattern, then method
 
+  // Called after every handled request with its method, the matched route's pattern
+  // ("unmatched" for a 404), the status and the handling time in seconds (metrics). Must be
+  // thread-safe; set before the server starts.
+  using Observer = std::function<void(const std::string& method, const std::string& route,
+                                      int status, double seconds)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
  private:
   struct Route {
+    std::string pattern;
     std::vector<std::string> segments;
     std::map<std::string, Handler> by_method;
   };
+  HttpResponse dispatch(const HttpRequest& request, const Route*& route) const;
+
+  Observer observer_;
   const Route* match(const std::string& path, std::map<std::string, std::string>& params) const;
 
   std::map<std::string, Route> routes_;  // pattern -> route

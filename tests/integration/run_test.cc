@@ -64,6 +64,19 @@ TEST_F(RunTest, MigrateFlagAppliesPendingMigrationsThenServes) {
   auto missing = http_get(daemon.http_port(), "/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
+  // The requests above are counted by route and code (wait_ready polled /readyz too).
+  metrics = http_get(daemon.http_port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(
+      metrics->body.find(R"(ctd_http_requests_total{method="GET",route="/healthz",code="200"} 1)"),
+      std::string::npos)
+      << metrics->body;
+  EXPECT_NE(
+      metrics->body.find(R"(ctd_http_requests_total{method="GET",route="unmatched",code="404"} 1)"),
+      std::string::npos);
+  EXPECT_NE(metrics->body.find(
+                R"(ctd_http_request_duration_seconds_count{method="GET",route="/metrics"} 1)"),
+            std::string::npos);
 
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(30s), 0) << daemon.log();

@@ -106,6 +106,28 @@ TEST(RouterTest, ThrowingHandlerIs500WithMessage) {
   EXPECT_EQ(router.handle(make_request("GET", "/int")).status, 500);
 }
 
+TEST(RouterTest, TheObserverSeesEveryRequestByRoutePattern) {
+  Router router;
+  router.add("GET", "/v1/runs/{id}", [](const HttpRequest& request) {
+    return HttpResponse::json(request.params.at("id") == "7" ? 200 : 404, "{}");
+  });
+  router.add("GET", "/boom", [](const HttpRequest&) -> HttpResponse { throw 1; });
+  std::vector<std::string> seen;
+  router.set_observer(
+      [&](const std::string& method, const std::string& route, int status, double seconds) {
+        EXPECT_GE(seconds, 0.0);
+        seen.push_back(method + " " + route + " " + std::to_string(status));
+      });
+  router.handle(make_request("GET", "/v1/runs/7"));
+  router.handle(make_request("GET", "/v1/runs/8"));
+  router.handle(make_request("POST", "/v1/runs/7"));
+  router.handle(make_request("GET", "/boom"));
+  router.handle(make_request("GET", "/nope"));
+  EXPECT_EQ(seen, (std::vector<std::string>{"GET /v1/runs/{id} 200", "GET /v1/runs/{id} 404",
+                                            "POST /v1/runs/{id} 405", "GET /boom 500",
+                                            "GET unmatched 404"}));
+}
+
 TEST(RouterTest, DuplicateRouteIsRejected) {
   Router router;
   const Handler ok = [](const HttpRequest&) { return HttpResponse::json(200, "{}"); };
