@@ -45,6 +45,10 @@ commands:
                                  then gate it for promotion (unless --no-promote)
   registry COMMAND -c FILE ...   the model registry: list, show, history, promote, rollback,
                                  trained-on, gate, check-watches, gc (ctd registry --help)
+  ctl COMMAND [--url URL] [--json] ...
+                                 the daemon's REST API from a terminal: status, runs (with
+                                 --follow), models, versions, promote, rollback, trigger,
+                                 pause, resume (ctd ctl --help)
   version                        print the version
 )";
 
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
   if (command == "drift") return drift(args);
   if (command == "gen") return gen(args);
   if (command == "registry") return registry_command(args);
+  if (command == "ctl") return ctl_command(args);
   if (command == "version" || command == "--version") {
     std::cout << "ctd " << CTD_VERSION << "\n";
     return 0;

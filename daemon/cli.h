@@ -12,6 +12,7 @@ int check_config(const Args& args);  // ctd check-config FILE
 int dev_broker(const Args& args);    // ctd dev-broker [--port P] [--partitions N] --topic T ...
 int train(const Args& args);         // ctd train -c FILE --pipeline NAME ... (train_command.cc)
 int registry_command(const Args& args);  // ctd registry COMMAND ... (registry_command.cc)
+int ctl_command(const Args& args);       // ctd ctl COMMAND ... (ctl_command.cc): the REST API
 int main(int argc, char** argv);
 
 }  // namespace ctd::cli

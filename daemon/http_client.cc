@@ -41,21 +41,24 @@ ParsedUrl parse_http_url(const std::string& text) {
   return {url, ""};
 }
 
-ClientResponse post(const HttpUrl& url, const std::map<std::string, std::string>& headers,
-                    const std::string& body, std::chrono::milliseconds timeout) {
+ClientResponse request(const std::string& method, const HttpUrl& url,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout) {
   const std::string where = fmt::format("http://{}:{}{}", url.host, url.port, url.target);
+  const beast::http::verb verb = beast::http::string_to_verb(method);
+  if (verb == beast::http::verb::unknown) throw std::invalid_argument("unknown method " + method);
   asio::io_context io;
   beast::error_code ec;
   asio::ip::tcp::resolver resolver(io);
   const auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
   if (ec) throw std::runtime_error(where + ": cannot resolve: " + ec.message());
 
-  beast::http::request<beast::http::string_body> request(beast::http::verb::post, url.target, 11);
-  request.set(beast::http::field::host, url.host);
-  request.set(beast::http::field::user_agent, "ctd");
-  for (const auto& [name, value] : headers) request.set(name, value);
-  request.body() = body;
-  request.prepare_payload();
+  beast::http::request<beast::http::string_body> message(verb, url.target, 11);
+  message.set(beast::http::field::host, url.host);
+  message.set(beast::http::field::user_agent, "ctd");
+  for (const auto& [name, value] : headers) message.set(name, value);
+  message.body() = body;
+  message.prepare_payload();
 
   // Beast's stream timeouts apply to asynchronous operations only, so the exchange runs as a
   // chain of them on a private io_context; the deadline covers all of it.
@@ -71,7 +74,7 @@ ClientResponse post(const HttpUrl& url, const std::map<std::string, std::string>
   stream.expires_after(timeout);
   stream.async_connect(endpoints, [&](const beast::error_code& error, const auto&) {
     if (error) return fail("cannot connect", error);
-    beast::http::async_write(stream, request, [&](const beast::error_code& error, std::size_t) {
+    beast::http::async_write(stream, message, [&](const beast::error_code& error, std::size_t) {
       if (error) return fail("cannot send", error);
       beast::http::async_read(stream, buffer, parser,
                               [&](const beast::error_code& error, std::size_t) {

@@ -1,5 +1,6 @@
 // A minimal blocking HTTP/1.1 client (Boost.Beast, plain TCP) for ctd's outgoing calls: alerts
-// to Alertmanager and webhooks. One request per connection, an overall deadline per request.
+// to Alertmanager and webhooks, and `ctd ctl` to the daemon's API. One request per connection, an
+// overall deadline per request.
 //
 // Only http:// URLs: parse_http_url() says so for any other scheme, so a configuration with an
 // https:// receiver is refused at start-up rather than sending in the clear.
@@ -33,10 +34,16 @@ struct ClientResponse {
   std::string body;
 };
 
-// POSTs `body` with the given headers (Content-Type included by the caller) to `url` and
-// returns the response. Throws std::runtime_error naming the URL when the connection, the
-// request or the response fails or the deadline passes.
-ClientResponse post(const HttpUrl& url, const std::map<std::string, std::string>& headers,
-                    const std::string& body, std::chrono::milliseconds timeout);
+// Sends `method` (GET, POST, ...) with the headers (Content-Type included by the caller) and
+// body to `url` and returns the response. Throws std::runtime_error naming the URL when the
+// connection, the request or the response fails or the deadline passes.
+ClientResponse request(const std::string& method, const HttpUrl& url,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout);
+
+inline ClientResponse post(const HttpUrl& url, const std::map<std::string, std::string>& headers,
+                           const std::string& body, std::chrono::milliseconds timeout) {
+  return request("POST", url, headers, body, timeout);
+}
 
 }  // namespace ctd::http

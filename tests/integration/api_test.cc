@@ -21,6 +21,7 @@
 #include "registry/registry.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/run_program.h"
 #include "tests/support/temp_dir.h"
 #include "triggers/manual_trigger.h"
 
@@ -42,6 +43,7 @@ struct Reply {
 
 class ApiTest : public ::testing::Test {
  protected:
+  std::unique_ptr<testing::DaemonProcess> ctd_run_with_api();
   static void SetUpTestSuite() { server_ = testing::PgServer::start(); }
   static void TearDownTestSuite() { server_.reset(); }
 
@@ -455,11 +457,10 @@ Reply send(int port, const std::string& method, const std::string& target, const
   return reply;
 }
 
-TEST_F(ApiTest, CtdRunServesTheApiWithTokensFromAFile) {
-  const int v1 = add_version("one");
-  const int v2 = add_version("two");
-  registry_->promote("fraud", v1, {"test", "first", {}});
-  testing::DaemonProcess daemon(
+// `ctd run` with the API behind the tokens file, one pipeline with a manual trigger, and a
+// trainer that fails at once.
+std::unique_ptr<testing::DaemonProcess> ApiTest::ctd_run_with_api() {
+  return std::unique_ptr<testing::DaemonProcess>(new testing::DaemonProcess(
       fmt::format(R"(
 postgres: {{dsn: "{}"}}
 kafka: {{brokers: embedded}}
@@ -478,7 +479,15 @@ pipelines:
                   dsn_, tmp_.write("tokens", kTokens), tmp_.path() + "/artifacts"),
       {{"CTD_TRAINING_RUN_ROOT", tmp_.path() + "/runs"},
        {"CTD_TRAINER", tmp_.write("trainer.sh", "#!/bin/sh\necho fake trainer; exit 3\n")},
-       {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}});
+       {"CTD_ARTIFACT_ROOT", tmp_.path() + "/artifacts"}}));
+}
+
+TEST_F(ApiTest, CtdRunServesTheApiWithTokensFromAFile) {
+  const int v1 = add_version("one");
+  const int v2 = add_version("two");
+  registry_->promote("fraud", v1, {"test", "first", {}});
+  auto started = ctd_run_with_api();
+  testing::DaemonProcess& daemon = *started;
   ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
   const int port = daemon.http_port();
   EXPECT_EQ(send(port, "GET", "/healthz", "").status, 200);  // open by default
@@ -528,6 +537,60 @@ pipelines:
   EXPECT_FALSE(r.body["engine"].is_null()) << r.body;
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(60s), 0) << daemon.log();
+}
+
+// ctd ctl, the terminal client, against the same daemon: tables and JSON, a promotion and a
+// rollback that change the registry, refusals with exit code 3 and the API's message.
+TEST_F(ApiTest, CtdCtlDrivesTheApiFromATerminal) {
+  const int v1 = add_version("one");
+  const int v2 = add_version("two");
+  registry_->promote("fraud", v1, {"test", "first", {}});
+  auto daemon = ctd_run_with_api();
+  ASSERT_TRUE(daemon->wait_ready(60s)) << daemon->log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(daemon->http_port());
+  const auto ctl = [&](std::vector<std::string> args, const std::string& token) {
+    args.insert(args.begin(), {CTD_BINARY_DIR "/ctd", "ctl", "--url", url});
+    std::map<std::string, std::string> env;
+    if (!token.empty()) env["CTD_API_TOKEN"] = token;
+    return testing::run_program(args, env, 30s);
+  };
+  auto r = ctl({"status"}, kReadToken);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("PIPELINE"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fraud"), std::string::npos) << r.output;
+  r = ctl({"versions", "fraud"}, kReadToken);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("production"), std::string::npos) << r.output;
+
+  // A read token may not promote: the API's 403, exit 3, nothing changed.
+  r = ctl({"promote", "fraud", std::to_string(v2), "--reason", "try"}, kReadToken);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("403"), std::string::npos) << r.output;
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  // No token at all: 401.
+  EXPECT_EQ(ctl({"runs"}, "").exit_code, 3);
+  // A version that has not passed the gate needs --override-gate (422).
+  r = ctl({"promote", "fraud", std::to_string(v2), "--reason", "try"}, kAdminToken);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  r = ctl(
+      {"promote", "fraud", std::to_string(v2), "--reason", "from a terminal", "--override-gate"},
+      kAdminToken);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(registry_->production("fraud")->version, v2);
+  r = ctl({"rollback", "fraud", "--reason", "back", "--json"}, kAdminToken);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(registry_->production("fraud")->version, v1);
+  r = ctl({"history", "fraud"}, kReadToken);
+  EXPECT_NE(r.output.find("from a terminal"), std::string::npos) << r.output;
+  // Usage errors are exit 2; an unreachable daemon is exit 1.
+  EXPECT_EQ(ctl({"promote", "fraud"}, kAdminToken).exit_code, 2);
+  EXPECT_EQ(testing::run_program(
+                {CTD_BINARY_DIR "/ctd", "ctl", "--url", "http://127.0.0.1:1", "status"}, {}, 30s)
+                .exit_code,
+            1);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(60s), 0) << daemon->log();
 }
 
 // A pause set through the API holds the real loop's triggers, also across a restart (it is
