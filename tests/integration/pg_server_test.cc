@@ -125,6 +125,10 @@ TEST(PgServerTest, RestartThrowsWhenAnotherProcessTookThePort) {
   server->stop();
   const int squatter = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(squatter, 0);
+  // The stopped server's port may still have connections in TIME_WAIT, which refuse a plain
+  // bind; a listening socket holds the port against PostgreSQL's bind all the same.
+  const int on = 1;
+  ASSERT_EQ(setsockopt(squatter, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
