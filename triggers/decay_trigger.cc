@@ -106,13 +106,15 @@ Result<std::unique_ptr<DecayTrigger>> DecayTrigger::create(const DecayOptions& o
   if (options.window_samples < 1 || options.window_points < 1) {
     return Error{prefix + "window_samples and window_points must be >= 1"};
   }
+  if (options.refit_after_samples < 0) return Error{prefix + "refit_after_samples must be >= 0"};
   if (std::optional<Error> error = validate_criterion(options)) {
     return Error{prefix + std::string(to_string(options.criterion)) + ": " + error->message};
   }
   return std::unique_ptr<DecayTrigger>(new DecayTrigger(options));
 }
 
-DecayTrigger::DecayTrigger(DecayOptions options) : options_(std::move(options)) {
+DecayTrigger::DecayTrigger(DecayOptions options)
+    : options_(std::move(options)), refit_(options_.refit_after_samples) {
   restart_evidence();
 }
 
@@ -153,6 +155,7 @@ void DecayTrigger::restart_evidence() {
 void DecayTrigger::on_model_promoted(const ModelContext& model) {
   model_known_ = true;
   model_version_ = model.version;
+  refit_.promoted(model.version);  // the countdown itself survives the promotion
   baseline_.reset();
   baseline_source_.clear();
   if (!options_.baseline_metric.empty()) {
@@ -167,9 +170,13 @@ void DecayTrigger::on_model_promoted(const ModelContext& model) {
   restart_evidence();
 }
 
-void DecayTrigger::on_training_started(TimePoint) { restart_evidence(); }
+void DecayTrigger::on_training_started(TimePoint at) {
+  refit_.training_started(at);
+  restart_evidence();
+}
 
 void DecayTrigger::on_labels(const LabeledBatch& batch) {
+  refit_.labels(batch);
   if (options_.signal != DecaySignal::kPrequentialError || !model_known_) return;
   for (std::size_t i = 0; i < batch.errors.size(); ++i) {
     if (!std::isfinite(batch.errors[i])) continue;
@@ -364,6 +371,7 @@ void DecayTrigger::flag(std::string reason, nlohmann::json evidence) {
 }
 
 bool DecayTrigger::ready() const {
+  if (refit_.pending()) return true;
   if (!model_known_) return false;
   switch (options_.criterion) {
     case DecayCriterion::kStaticThreshold:
@@ -384,11 +392,16 @@ bool DecayTrigger::ready() const {
 }
 
 std::optional<Fire> DecayTrigger::evaluate(TimePoint now) {
-  if (!pending_) return std::nullopt;
+  if (!pending_) return refit_.take(options_.name, "decay", now);
   Fire fire = std::move(*pending_);
   pending_.reset();
   pending_repeats_ = 0;
   fire.at = now;
+  if (refit_.pending()) {  // the new detection's training answers the refit too
+    refit_.drop_pending();
+    fire.evidence["replaces_refit"] = true;
+  }
+  refit_.fired(fire);
   return fire;
 }
 
@@ -417,6 +430,7 @@ nlohmann::json DecayTrigger::describe() const {
     state["detector"] = ddm_->describe();
     state["values_skipped"] = values_skipped_;
   }
+  if (refit_.enabled()) state["refit"] = refit_.describe();
   return state;
 }
 

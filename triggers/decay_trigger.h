@@ -34,6 +34,12 @@
 // unchanged). A promotion resets everything for the new model. Fires carry `model_version`,
 // so the engine drops held ones that judged a model no longer in production.
 //
+// Refit (`refit_after_samples` > 0, see refit.h): when a training answers one of this trigger's
+// fires, it fires once more after that many labeled samples from the training's start (counted
+// on every labeled batch, whatever the signal). Promotions and training starts do not cancel
+// the countdown; a pending refit fire makes the trigger ready(), even during warm-up. A refit
+// fire carries no top-level `model_version`, so a promotion never supersedes it.
+//
 // Thread-safety: none (see trigger.h).
 #pragma once
 
@@ -44,6 +50,7 @@
 #include <string>
 
 #include "triggers/detectors.h"
+#include "triggers/refit.h"
 #include "triggers/result.h"
 #include "triggers/trigger.h"
 
@@ -89,6 +96,10 @@ struct DecayOptions {
   PageHinkleyOptions page_hinkley;
   AdwinOptions adwin;
   DdmOptions ddm;
+
+  // Fire once more this many labeled samples after a training that answered a fire of this
+  // trigger started; 0: off. Typically the pipeline's training window (dataset.last_samples).
+  std::int64_t refit_after_samples = 0;
 };
 
 class DecayTrigger final : public Trigger {
@@ -164,6 +175,7 @@ class DecayTrigger final : public Trigger {
   std::int64_t values_skipped_ = 0;  // DDM inputs outside [0, 1]
   std::int64_t windows_closed_ = 0;
   std::optional<double> last_window_value_;
+  Refit refit_;
 };
 
 }  // namespace ctd::triggers

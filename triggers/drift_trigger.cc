@@ -19,6 +19,9 @@ std::string percent(double share) {
 
 std::string validate(const DriftTriggerOptions& options) {
   if (options.name.empty()) return "drift trigger: name is empty";
+  if (options.refit_after_samples < 0) {
+    return "drift trigger " + options.name + ": refit_after_samples must be >= 0";
+  }
   for (const std::string& problem :
        {drift::validate(options.summary), drift::validate(options.window),
         drift::validate(options.decision)}) {
@@ -46,12 +49,15 @@ std::variant<std::unique_ptr<DriftTrigger>, std::string> DriftTrigger::create(
 }
 
 DriftTrigger::DriftTrigger(DriftTriggerOptions options, drift::FeatureColumns columns)
-    : options_(std::move(options)), columns_(std::move(columns)) {}
+    : options_(std::move(options)),
+      columns_(std::move(columns)),
+      refit_(options_.refit_after_samples) {}
 
 void DriftTrigger::on_model_promoted(const ModelContext& model) {
   window_.reset();
   pending_.reset();
   model_version_ = model.version;
+  refit_.promoted(model.version);  // the countdown itself survives the promotion
   const FeatureBatchView* snapshot = model.reference;
   if (snapshot == nullptr || snapshot->rows == 0 ||
       snapshot->numeric_width != options_.layout.numeric.size() ||
@@ -67,6 +73,7 @@ void DriftTrigger::on_model_promoted(const ModelContext& model) {
 }
 
 void DriftTrigger::on_labels(const LabeledBatch& batch) {
+  refit_.labels(batch);
   if (options_.source != DriftSource::kLabels) return;
   feed(batch.features, batch.first_seq, batch.at);
 }
@@ -79,7 +86,7 @@ void DriftTrigger::on_inferences(const InferenceBatch& batch) {
 }
 
 void DriftTrigger::feed(const FeatureBatchView& batch, std::int64_t first_row, TimePoint at) {
-  if (!ready()) return;
+  if (reference_ == nullptr) return;
   if (batch.numeric_width != options_.layout.numeric.size() ||
       batch.categorical_width != options_.layout.categorical.size()) {
     ++rejected_batches_;
@@ -141,11 +148,16 @@ nlohmann::json DriftTrigger::evidence(const drift::DriftReport& report,
 std::optional<Fire> DriftTrigger::evaluate(TimePoint now) {
   // A time-based window whose period has ended is checked even if no later batch came.
   if (window_ && window_->close_if_ended(now)) run_check();
-  if (!pending_) return std::nullopt;
+  if (!pending_) return refit_.take(options_.name, "drift", now);
   Fire fire = std::move(*pending_);
   pending_.reset();
   fire.at = now;
   ++fires_;
+  if (refit_.pending()) {  // the new detection's training answers the refit too
+    refit_.drop_pending();
+    fire.evidence["replaces_refit"] = true;
+  }
+  refit_.fired(fire);
   return fire;
 }
 
@@ -158,9 +170,10 @@ nlohmann::json DriftTrigger::describe() const {
                         {"pending", pending_.has_value()},
                         {"rejected_batches", rejected_batches_},
                         {"features", columns_.size()}};
-  if (!ready()) out["waiting_for"] = "a promoted model with a reference snapshot";
+  if (reference_ == nullptr) out["waiting_for"] = "a promoted model with a reference snapshot";
   if (window_) out["window_rows"] = window_->rows();
   if (!last_check_.is_null()) out["last_check"] = last_check_;
+  if (refit_.enabled()) out["refit"] = refit_.describe();
   return out;
 }
 

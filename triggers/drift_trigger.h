@@ -11,6 +11,11 @@
 // bounds as evidence. Memory: the reference summary plus the window's panes,
 // O(features x bins).
 //
+// Refit (`refit_after_samples` > 0, see refit.h): when a training answers one of this trigger's
+// fires, it fires once more after that many labeled samples (whatever the source) from that
+// training's start. Promotions do not cancel the countdown, and a pending refit fire makes
+// the trigger ready() even while it waits for a reference.
+//
 // Thread-safety: none (see trigger.h).
 #pragma once
 
@@ -26,6 +31,7 @@
 #include "triggers/drift_check.h"
 #include "triggers/drift_summary.h"
 #include "triggers/drift_window.h"
+#include "triggers/refit.h"
 #include "triggers/trigger.h"
 
 namespace ctd::triggers {
@@ -40,6 +46,9 @@ struct DriftTriggerOptions {
   drift::SummaryOptions summary;
   drift::WindowOptions window;
   drift::DecisionOptions decision;
+  // Fire once more this many labeled samples after a training that answered a fire of this
+  // trigger started; 0: off. Typically the pipeline's training window (dataset.last_samples).
+  std::int64_t refit_after_samples = 0;
 };
 
 // Returns an empty string when valid, else what is wrong.
@@ -57,8 +66,9 @@ class DriftTrigger final : public Trigger {
   void on_labels(const LabeledBatch& batch) override;
   void on_inferences(const InferenceBatch& batch) override;
   void on_model_promoted(const ModelContext& model) override;
+  void on_training_started(TimePoint at) override { refit_.training_started(at); }
 
-  bool ready() const override { return reference_ != nullptr; }
+  bool ready() const override { return reference_ != nullptr || refit_.pending(); }
   std::optional<Fire> evaluate(TimePoint now) override;
   nlohmann::json describe() const override;
 
@@ -83,6 +93,7 @@ class DriftTrigger final : public Trigger {
   std::uint64_t rejected_batches_ = 0;  // batches whose widths do not match the layout
   std::optional<Fire> pending_;
   nlohmann::json last_check_;  // summary of the latest check, for describe()
+  Refit refit_;
 };
 
 }  // namespace ctd::triggers

@@ -11,6 +11,10 @@ namespace g = generators;
 
 // Rate limit of the decided policies: a new model gets 2,000 samples before another start.
 constexpr std::chrono::seconds kTriggeredCooldown{2000};
+// The refit variants' refit_after_samples: the training window (ctd-train's newest 5,000
+// samples), so the refit model sees only data from after the training that answered the
+// detection started.
+constexpr std::int64_t kRefitAfterSamples = 5000;
 
 // An abrupt drift to concept `abrupt` at 35% of the stream and a gradual one (sigmoid of width
 // 5,000, centred at 70%) to concept `gradual`, on multiples of 1,000 samples; a drift "starts"
@@ -70,8 +74,9 @@ TriggerSpec schedule(std::string name, std::int64_t every) {
       .name = std::move(name), .cron = "", .interval = std::chrono::seconds(every)}};
 }
 
-TriggerSpec drift(std::string name, const triggers::FeatureLayout& layout) {
+TriggerSpec drift(std::string name, const triggers::FeatureLayout& layout, std::int64_t refit = 0) {
   triggers::DriftTriggerOptions o;
+  o.refit_after_samples = refit;
   o.name = std::move(name);
   o.layout = layout;
   o.source = triggers::DriftSource::kLabels;
@@ -79,8 +84,9 @@ TriggerSpec drift(std::string name, const triggers::FeatureLayout& layout) {
   return {o};
 }
 
-TriggerSpec ddm(std::string name) {
+TriggerSpec ddm(std::string name, std::int64_t refit = 0) {
   triggers::DecayOptions o;
+  o.refit_after_samples = refit;
   o.name = std::move(name);
   o.criterion = triggers::DecayCriterion::kDdm;
   o.ddm.warm_start = 1000;  // triggers/README.md: raise it for low error rates
@@ -96,8 +102,9 @@ TriggerSpec error_drop(std::string name) {
   return {o};
 }
 
-TriggerSpec accuracy_drop(std::string name, double drop) {
+TriggerSpec accuracy_drop(std::string name, double drop, std::int64_t refit = 0) {
   triggers::DecayOptions o;
+  o.refit_after_samples = refit;
   o.name = std::move(name);
   o.signal = triggers::DecaySignal::kMetric;
   o.metric = "accuracy";
@@ -174,6 +181,25 @@ std::vector<PolicySpec> decided_policies(const triggers::FeatureLayout& layout) 
   out.push_back(policy(
       "composite-acc", "any of (decay-acc-4, drift); cooldown 2000",
       {any_of("any-acc", {accuracy_drop("c-acc4", 0.04), drift("c2-features", layout)})}, true));
+  // Added with the refit option (before any run with it): the same triggers, each firing once
+  // more 5,000 labeled samples (the training window) after a training that answered its fire.
+  const std::int64_t r = kRefitAfterSamples;
+  out.push_back(policy("decay-ddm-refit", "decay-ddm with refit_after_samples 5000; cooldown 2000",
+                       {ddm("ddm-r", r)}, true));
+  out.push_back(policy("decay-acc-4-refit",
+                       "decay-acc-4 with refit_after_samples 5000; cooldown 2000",
+                       {accuracy_drop("acc4-r", 0.04, r)}, true));
+  out.push_back(policy("composite-refit",
+                       "any of (decay-ddm, drift), both with refit_after_samples 5000; cooldown "
+                       "2000",
+                       {any_of("any-r", {ddm("c-ddm-r", r), drift("c-features-r", layout, r)})},
+                       true));
+  out.push_back(policy("composite-acc-refit",
+                       "any of (decay-acc-4, drift), both with refit_after_samples 5000; "
+                       "cooldown 2000",
+                       {any_of("any-acc-r", {accuracy_drop("c-acc4-r", 0.04, r),
+                                             drift("c2-features-r", layout, r)})},
+                       true));
   return out;
 }
 

@@ -295,5 +295,108 @@ TEST(DecayTrigger, IgnoresMissingErrorsAndEmptyMetricPoints) {
   EXPECT_TRUE(metric_trigger->evaluate(kStart));
 }
 
+// refit_after_samples: baseline_drop on 100-sample windows (baseline: first window), so the
+// trigger is warming up after each promotion until a window closes.
+DecayOptions refit_options(std::int64_t refit_after_samples) {
+  DecayOptions o = options("refit", DecayCriterion::kBaselineDrop);
+  o.window_samples = 100;
+  o.drop = 0.1;
+  o.refit_after_samples = refit_after_samples;
+  return o;
+}
+
+// Promotes v1, closes a baseline window (10% errors) and a bad one (50%): the fire comes out.
+std::optional<Fire> detect(DecayTrigger& trigger) {
+  trigger.on_model_promoted(model(1, 5000));
+  trigger.on_labels(*errors_with_rate(1, 100, 10));
+  trigger.on_labels(*errors_with_rate(101, 100, 50));
+  return trigger.evaluate(kStart);
+}
+
+TEST(DecayTrigger, RefitFiresOnceExactlyNLabeledSamplesAfterTheTrainingThatAnsweredItsFire) {
+  auto trigger = make(refit_options(150));
+  ASSERT_TRUE(detect(*trigger));
+  trigger->on_training_started(kStart + minutes(1));
+  EXPECT_EQ(trigger->describe()["refit"]["remaining_samples"], 150);
+  trigger->on_labels(*errors_with_rate(201, 100, 0));
+  EXPECT_FALSE(trigger->evaluate(kStart + minutes(2)));
+  // The training's model is promoted: the detector warms up again, the countdown goes on.
+  trigger->on_model_promoted(model(2, 5000));
+  EXPECT_FALSE(trigger->ready());
+  trigger->on_labels(*errors_with_rate(301, 49, 0));
+  EXPECT_FALSE(trigger->ready());
+  EXPECT_FALSE(trigger->evaluate(kStart + minutes(3)));
+  EXPECT_EQ(trigger->describe()["refit"]["remaining_samples"], 1);
+  EXPECT_EQ(trigger->describe()["refit"]["armed"], true);
+  trigger->on_labels(*errors_with_rate(350, 1, 0));  // the 150th sample
+  EXPECT_TRUE(trigger->ready());  // ready to hand out the refit, though still warming up
+  std::optional<Fire> refit = trigger->evaluate(kStart + minutes(4));
+  ASSERT_TRUE(refit);
+  EXPECT_EQ(refit->trigger, "refit");
+  EXPECT_EQ(refit->kind, "decay");
+  EXPECT_EQ(refit->at, kStart + minutes(4));
+  EXPECT_EQ(refit->evidence["refit"], true);
+  EXPECT_EQ(refit->evidence["after_samples"], 150);
+  EXPECT_EQ(refit->evidence["reached_at_seq"], 350);
+  EXPECT_FALSE(refit->evidence.contains("model_version"));  // never superseded
+  EXPECT_EQ(refit->evidence["refit_of"]["model_version"], 1);
+  EXPECT_EQ(refit->evidence["refit_of"]["detected_at"], "2026-11-22T08:00:00Z");
+  EXPECT_EQ(refit->reason,
+            "refit: 150 labeled samples since the training started at 2026-11-22T08:01:00Z for "
+            "the change detected at 2026-11-22T08:00:00Z");
+  EXPECT_FALSE(trigger->evaluate(kStart + minutes(4)));  // once
+  EXPECT_FALSE(trigger->ready());
+  EXPECT_EQ(trigger->describe()["refit"]["fires"], 1);
+  EXPECT_EQ(trigger->describe()["refit"]["armed"], false);
+  // No chain: the refit's training arms nothing.
+  trigger->on_training_started(kStart + minutes(5));
+  trigger->on_labels(*errors_with_rate(351, 1000, 0));
+  EXPECT_FALSE(trigger->evaluate(kStart + minutes(6)));
+  EXPECT_EQ(trigger->describe()["refit"]["armed"], false);
+}
+
+TEST(DecayTrigger, NoRefitWithoutAFireOfThisTrigger) {
+  auto trigger = make(refit_options(100));
+  trigger->on_model_promoted(model(1, 5000));
+  trigger->on_labels(*errors_with_rate(1, 100, 10));
+  trigger->on_training_started(kStart);  // another trigger's training
+  trigger->on_labels(*errors_with_rate(101, 1000, 10));
+  EXPECT_FALSE(trigger->evaluate(kStart));
+  EXPECT_EQ(trigger->describe()["refit"]["armed"], false);
+  // A fire the engine drops as superseded (a newer model came first) arms nothing either.
+  auto superseded = make(refit_options(100));
+  ASSERT_TRUE(detect(*superseded));
+  superseded->on_model_promoted(model(2, 5000));
+  superseded->on_training_started(kStart);
+  superseded->on_labels(*errors_with_rate(201, 1000, 10));
+  EXPECT_FALSE(superseded->evaluate(kStart));
+  EXPECT_EQ(superseded->describe()["refit"]["armed"], false);
+}
+
+TEST(DecayTrigger, ANewDetectionReplacesAPendingRefitAndRearms) {
+  auto trigger = make(refit_options(100));
+  ASSERT_TRUE(detect(*trigger));
+  trigger->on_training_started(kStart);
+  // The countdown ends inside a window that is bad again: one fire, the detection.
+  trigger->on_labels(*errors_with_rate(201, 100, 50));
+  std::optional<Fire> fire = trigger->evaluate(kStart);
+  ASSERT_TRUE(fire);
+  EXPECT_FALSE(fire->evidence.contains("refit"));
+  EXPECT_EQ(fire->evidence["replaces_refit"], true);
+  EXPECT_FALSE(trigger->evaluate(kStart));
+  trigger->on_training_started(kStart + minutes(1));
+  EXPECT_EQ(trigger->describe()["refit"]["remaining_samples"], 100);
+}
+
+TEST(DecayTrigger, RefitZeroIsOffAndNegativeIsRejected) {
+  auto trigger = make(refit_options(0));
+  ASSERT_TRUE(detect(*trigger));
+  trigger->on_training_started(kStart);
+  trigger->on_labels(*errors_with_rate(201, 1000, 10));
+  EXPECT_FALSE(trigger->evaluate(kStart));
+  EXPECT_FALSE(trigger->describe().contains("refit"));
+  EXPECT_FALSE(DecayTrigger::create(refit_options(-1)).ok());
+}
+
 }  // namespace
 }  // namespace ctd::triggers

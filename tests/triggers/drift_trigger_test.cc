@@ -334,5 +334,81 @@ TEST(DriftTrigger, FollowsOnlyTheConfiguredSourceAndResetsOnPromotion) {
   EXPECT_FALSE(trigger->evaluate(kStart));
 }
 
+TEST(DriftTrigger, RefitFiresOnceNLabeledSamplesAfterTheTrainingThatAnsweredItsFire) {
+  std::mt19937_64 random(5);
+  DriftTriggerOptions o = options({.size = 1000});
+  o.source = DriftSource::kLabels;
+  o.refit_after_samples = 1500;
+  auto trigger = make(o);
+  const Table reference = rows_of(random, 2000, 0);
+  const FeatureBatchView view = reference.view();
+  trigger->on_model_promoted(model(1, &view));
+  const Table shifted = rows_of(random, 1000, 25);
+  const std::vector<double> labels(1000, 1.0);
+  trigger->on_labels(labeled(0, shifted.view(), labels));
+  ASSERT_TRUE(trigger->evaluate(kStart));
+  trigger->on_training_started(kStart + std::chrono::seconds(1));
+  EXPECT_EQ(trigger->describe()["refit"]["remaining_samples"], 1500);
+  const Table same = rows_of(random, 1500, 0);
+  trigger->on_labels(labeled(1000, same.slice(0, 1000), labels));
+  EXPECT_FALSE(trigger->evaluate(kStart));  // no drift in this window
+  // A model without a snapshot: no reference (warming up), the countdown goes on.
+  trigger->on_model_promoted(model(2, nullptr));
+  trigger->on_labels(labeled(2000, same.slice(1000, 1499), std::span(labels).subspan(0, 499)));
+  EXPECT_FALSE(trigger->ready());
+  EXPECT_EQ(trigger->describe()["refit"]["remaining_samples"], 1);
+  trigger->on_labels(labeled(2499, same.slice(1499, 1500), std::span(labels).subspan(0, 1)));
+  EXPECT_TRUE(trigger->ready());
+  const std::optional<Fire> refit = trigger->evaluate(kStart + std::chrono::seconds(9));
+  ASSERT_TRUE(refit);
+  EXPECT_EQ(refit->kind, "drift");
+  EXPECT_EQ(refit->trigger, "feature-drift");
+  EXPECT_EQ(refit->evidence["refit"], true);
+  EXPECT_EQ(refit->evidence["after_samples"], 1500);
+  EXPECT_EQ(refit->evidence["reached_at_seq"], 2499);
+  EXPECT_FALSE(refit->evidence.contains("model_version"));
+  EXPECT_NE(refit->evidence["refit_of"]["reason"].get<std::string>().find("drifted"),
+            std::string::npos);
+  EXPECT_FALSE(trigger->evaluate(kStart));
+  EXPECT_FALSE(trigger->ready());
+  EXPECT_EQ(trigger->describe()["fires"], 1);  // detections
+  EXPECT_EQ(trigger->describe()["refit"]["fires"], 1);
+  // No chain.
+  trigger->on_training_started(kStart + std::chrono::seconds(10));
+  trigger->on_labels(labeled(2500, same.slice(0, 1000), labels));
+  trigger->on_labels(labeled(3500, same.slice(0, 1000), labels));
+  EXPECT_FALSE(trigger->evaluate(kStart));
+  EXPECT_EQ(trigger->describe()["refit"]["armed"], false);
+}
+
+TEST(DriftTrigger, NoRefitWithoutAFireAndNoneWhenOff) {
+  std::mt19937_64 random(6);
+  for (const std::int64_t refit_after_samples : {0, 500}) {
+    DriftTriggerOptions o = options({.size = 1000});
+    o.source = DriftSource::kLabels;
+    o.refit_after_samples = refit_after_samples;
+    auto trigger = make(o);
+    const Table reference = rows_of(random, 2000, 0);
+    const FeatureBatchView view = reference.view();
+    trigger->on_model_promoted(model(1, &view));
+    const std::vector<double> labels(1000, 1.0);
+    if (refit_after_samples == 0) {  // a fire, but refit is off
+      const Table shifted = rows_of(random, 1000, 25);
+      trigger->on_labels(labeled(0, shifted.view(), labels));
+      ASSERT_TRUE(trigger->evaluate(kStart));
+      EXPECT_FALSE(trigger->describe().contains("refit"));
+    }
+    trigger->on_training_started(kStart);  // without a fire of this trigger when refit is on
+    // Labels without features: no check, but they count for a refit.
+    trigger->on_labels(labeled(1000, FeatureBatchView{}, labels));
+    trigger->on_labels(labeled(2000, FeatureBatchView{}, labels));
+    const std::optional<Fire> late = trigger->evaluate(kStart);
+    EXPECT_FALSE(late) << refit_after_samples << " " << (late ? late->reason : "");
+  }
+  DriftTriggerOptions bad = options({});
+  bad.refit_after_samples = -1;
+  EXPECT_TRUE(std::holds_alternative<std::string>(DriftTrigger::create(bad)));
+}
+
 }  // namespace
 }  // namespace ctd::triggers

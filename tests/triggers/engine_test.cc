@@ -368,6 +368,42 @@ TEST(Engine, APromotionSupersedesHeldDecayFiresAboutTheOldModel) {
   ASSERT_TRUE(f.engine->training_finished(TrainingOutcome::kSucceeded).kind == DecisionKind::kNone);
 }
 
+TEST(Engine, ARefitHeldDuringTheTrainingItFollowsIsNotSuperseded) {
+  ManualClock clock(kStart);
+  DecayOptions decay;
+  decay.name = "error-rate";
+  decay.window_samples = 100;
+  decay.threshold = 0.2;
+  decay.refit_after_samples = 200;
+  std::vector<std::unique_ptr<Trigger>> triggers;
+  triggers.push_back(DecayTrigger::create(decay).value());
+  auto engine = Engine::create("churn", clock, {}, std::move(triggers)).value();
+  engine->on_model_promoted(testing::model(1, 1000));
+  const std::vector<double> bad(100, 1.0);
+  const std::vector<double> good(100, 0.0);
+  ASSERT_TRUE(engine->on_labels(*OwnedLabels(1, bad, kStart)).start_training());
+  EXPECT_EQ(engine->describe()["triggers"][0]["state"]["refit"]["remaining_samples"], 200);
+  EXPECT_EQ(engine->on_labels(*OwnedLabels(101, good, kStart)).kind, DecisionKind::kNone);
+  // The 200th sample while the training is still running: the refit is held...
+  Decision decision = engine->on_labels(*OwnedLabels(201, good, kStart));
+  EXPECT_EQ(decision.deferred_by, DeferReason::kInFlight);
+  ASSERT_EQ(decision.fires.size(), 1u);
+  EXPECT_EQ(decision.fires[0].evidence["refit"], true);
+  // ... and survives the promotion of that training's model.
+  const ModelContext v2 = testing::model(2, 1000);
+  decision = engine->training_finished(TrainingOutcome::kSucceeded, &v2);
+  EXPECT_TRUE(decision.superseded.empty());
+  ASSERT_TRUE(decision.start_training());
+  ASSERT_EQ(decision.fires.size(), 1u);
+  EXPECT_EQ(decision.fires[0].evidence["refit"], true);
+  // No chain: after the refit's training, good samples start nothing.
+  const ModelContext v3 = testing::model(3, 1000);
+  EXPECT_EQ(engine->training_finished(TrainingOutcome::kSucceeded, &v3).kind, DecisionKind::kNone);
+  for (std::int64_t seq = 301; seq < 1301; seq += 100) {
+    EXPECT_EQ(engine->on_labels(*OwnedLabels(seq, good, kStart)).kind, DecisionKind::kNone);
+  }
+}
+
 TEST(Engine, ScheduleFiresOnTickAndOnceAfterDowntime) {
   ManualClock clock(kStart);
   std::vector<std::unique_ptr<Trigger>> triggers;
