@@ -324,6 +324,7 @@ void emit_decay(YAML::Emitter& out, const triggers::DecayOptions& decay) {
   } else {
     emit_window_criterion(out, decay);
   }
+  if (decay.refit_after_samples > 0) emit(out, "refit_after_samples", decay.refit_after_samples);
 }
 
 void emit_drift_window(YAML::Emitter& out, const triggers::drift::WindowOptions& window) {
@@ -387,6 +388,7 @@ void emit_drift(YAML::Emitter& out, const triggers::DriftTriggerOptions& drift) 
   emit(out, "coarse_bins", drift.summary.coarse_bins);
   emit(out, "sample_size", drift.summary.sample_size);
   out << YAML::EndMap;
+  if (drift.refit_after_samples > 0) emit(out, "refit_after_samples", drift.refit_after_samples);
 }
 
 void emit_composite(YAML::Emitter& out, const triggers::CompositeSpec& composite) {

@@ -58,6 +58,8 @@ constexpr Range kDriftHistoryRange{1, 10'000};
 constexpr Range kDriftMinSamplesRange{1, 1'000'000'000};
 constexpr Range kBinsRange{1, 65'535};
 constexpr Range kSampleSizeRange{1, 10'000'000};
+// refit_after_samples: 0 = off.
+constexpr Range kRefitAfterSamplesRange{0, 1'000'000'000};
 
 constexpr std::string_view kTriggersKeys[] = {"cooldown_s", "min_interval_s", "failure_backoff_s",
                                               "failure_backoff_max_s", "rules"};
@@ -65,10 +67,25 @@ constexpr std::string_view kManualKeys[] = {"name", "type"};
 constexpr std::string_view kScheduleKeys[] = {"name", "type", "cron", "every_s"};
 constexpr std::string_view kNewDataKeys[] = {"name", "type", "min_samples",
                                              "min_fraction_of_training_set"};
-constexpr std::string_view kDecayKeys[] = {
-    "name",          "type",        "signal",    "metric", "higher_is_better", "window_samples",
-    "window_points", "criterion",   "threshold", "drop",   "drop_mode",        "baseline_metric",
-    "history",       "min_history", "quantile",  "sigmas", "margin",           "detector"};
+constexpr std::string_view kDecayKeys[] = {"name",
+                                           "type",
+                                           "signal",
+                                           "metric",
+                                           "higher_is_better",
+                                           "window_samples",
+                                           "window_points",
+                                           "criterion",
+                                           "threshold",
+                                           "drop",
+                                           "drop_mode",
+                                           "baseline_metric",
+                                           "history",
+                                           "min_history",
+                                           "quantile",
+                                           "sigmas",
+                                           "margin",
+                                           "detector",
+                                           "refit_after_samples"};
 constexpr std::string_view kDriftKeys[] = {"name",
                                            "type",
                                            "features",
@@ -86,7 +103,8 @@ constexpr std::string_view kDriftKeys[] = {"name",
                                            "drift_share",
                                            "correction",
                                            "min_samples",
-                                           "reference"};
+                                           "reference",
+                                           "refit_after_samples"};
 constexpr std::string_view kCompositeKeys[] = {"name", "type", "mode", "n", "window_s", "of"};
 constexpr std::string_view kPageHinkleyKeys[] = {"type", "min_instances", "delta", "threshold",
                                                  "alpha"};
@@ -365,6 +383,8 @@ DecayOptions read_decay(const MapReader& map, std::string name) {
     map.reject(out.signal == DecaySignal::kMetric ? "window_points" : "window_samples", reason);
     read_detector(map, *detector, out);
   }
+  assign(out.refit_after_samples,
+         read_int(map.errors(), map.find("refit_after_samples"), kRefitAfterSamplesRange));
   return out;
 }
 
@@ -574,6 +594,8 @@ DriftTriggerOptions read_drift(TriggerContext& ctx, const MapReader& map, std::s
       drift::FeatureColumns::select(out.layout, out.features, &unknown);
   read_drift_decision(map, watched, out.decision);
   out.summary = read_drift_reference(map);
+  assign(out.refit_after_samples,
+         read_int(map.errors(), map.find("refit_after_samples"), kRefitAfterSamplesRange));
   return out;
 }
 

@@ -93,13 +93,13 @@ TEST(ConfigTriggersErrors, OutOfRangeValuesStateTheRange) {
         - {name: b, type: new_data, min_samples: 0}
         - {name: c, type: new_data, min_fraction_of_training_set: 0}
         - {name: d, type: decay, window_samples: 0, criterion: quantile, quantile: 1, history: 1}
-        - {name: e, type: decay, criterion: rolling_average, sigmas: -1, margin: -0.5}
+        - {name: e, type: decay, criterion: rolling_average, sigmas: -1, margin: -0.5, refit_after_samples: -1}
         - {name: f, type: decay, criterion: baseline_drop, drop: 0}
         - {name: g, type: decay, detector: {type: page_hinkley, min_instances: 0, delta: -1, threshold: 0, alpha: 1.5}}
         - {name: h, type: decay, detector: {type: adwin, delta: 1, clock: 0, max_buckets: 1, min_window_length: 0, grace_period: -1}}
         - {name: i, type: decay, detector: {type: ddm, warm_start: 0, warning_threshold: 0}}
         - {name: j, type: drift, window: {rows: 0, ks_sample: -1}, numeric_threshold: -0.1, categorical_metric: chi2, categorical_threshold: 1}
-        - {name: k, type: drift, policy: dynamic_quantile, quantile: 1.1, history: 0, drift_share: 0, min_samples: 0, reference: {bins: 65536, sample_size: 0}}
+        - {name: k, type: drift, policy: dynamic_quantile, quantile: 1.1, history: 0, drift_share: 0, min_samples: 0, reference: {bins: 65536, sample_size: 0}, refit_after_samples: 1000000001}
         - {name: l, type: composite, window_s: -5, mode: at_least, n: 0, of: [{name: m, type: new_data, min_samples: 1}]}
 )"));
   EXPECT_TRUE(HasError(errors, "pipelines[0].triggers.cooldown_s", 14,
@@ -116,6 +116,8 @@ TEST(ConfigTriggersErrors, OutOfRangeValuesStateTheRange) {
   EXPECT_TRUE(HasError(errors, kRules + "[3].history", 20, "must be between 2 and 10000, got 1"));
   EXPECT_TRUE(HasError(errors, kRules + "[4].sigmas", 21, "must be >= 0, got -1"));
   EXPECT_TRUE(HasError(errors, kRules + "[4].margin", 21, "must be >= 0, got -0.5"));
+  EXPECT_TRUE(HasError(errors, kRules + "[4].refit_after_samples", 21,
+                       "must be between 0 and 1000000000, got -1"));
   EXPECT_TRUE(HasError(errors, kRules + "[5].drop", 22, "must be > 0, got 0"));
   EXPECT_TRUE(HasError(errors, kRules + "[6].detector.min_instances", 23, "between 1 and"));
   EXPECT_TRUE(HasError(errors, kRules + "[6].detector.delta", 23, "must be >= 0, got -1"));
@@ -141,9 +143,11 @@ TEST(ConfigTriggersErrors, OutOfRangeValuesStateTheRange) {
   EXPECT_TRUE(HasError(errors, kRules + "[10].min_samples", 27, "between 1 and 1000000000"));
   EXPECT_TRUE(HasError(errors, kRules + "[10].reference.bins", 27, "between 1 and 65535"));
   EXPECT_TRUE(HasError(errors, kRules + "[10].reference.sample_size", 27, "between 1 and"));
+  EXPECT_TRUE(HasError(errors, kRules + "[10].refit_after_samples", 27,
+                       "must be between 0 and 1000000000, got 1000000001"));
   EXPECT_TRUE(HasError(errors, kRules + "[11].window_s", 28, "between 0 and 31536000, got -5"));
   EXPECT_TRUE(HasError(errors, kRules + "[11].n", 28, "between 1 and 1000, got 0"));
-  EXPECT_EQ(errors.size(), 34u) << describe(errors);
+  EXPECT_EQ(errors.size(), 36u) << describe(errors);
 }
 
 TEST(ConfigTriggersErrors, MissingRequiredKeys) {

@@ -88,6 +88,9 @@ TEST(ConfigTriggers, DecayDefaultsAreTheTriggersDefaults) {
   EXPECT_EQ(ddm.ddm.warm_start, 30);
   EXPECT_EQ(ddm.ddm.warning_threshold, 2.0);
   EXPECT_EQ(ddm.ddm.drift_threshold, 3.0);
+  for (const DecayOptions* d : {&threshold, &quantile, &rolling, &drop, &ph, &adwin, &ddm}) {
+    EXPECT_EQ(d->refit_after_samples, 0) << d->name;  // off
+  }
 }
 
 TEST(ConfigTriggers, DriftDefaultsAreTheTriggersDefaults) {
@@ -115,6 +118,7 @@ TEST(ConfigTriggers, DriftDefaultsAreTheTriggersDefaults) {
   EXPECT_EQ(d.summary.bins, 100u);
   EXPECT_EQ(d.summary.coarse_bins, 10u);
   EXPECT_EQ(d.summary.sample_size, 50000u);
+  EXPECT_EQ(d.refit_after_samples, 0);  // off
 
   // Without an inferences topic the labeled samples are watched.
   std::string labels_only = with_rule("{name: f, type: drift}");
@@ -161,7 +165,7 @@ const std::string kEveryKey = with_triggers(R"(
         - {name: r, type: decay, criterion: rolling_average, history: 40, min_history: 10, sigmas: 2.5, margin: 0.01}
         - {name: ph, type: decay, detector: {type: page_hinkley, min_instances: 100, delta: 0.01, threshold: 20, alpha: 0.999}}
         - {name: adwin, type: decay, detector: {type: adwin, delta: 0.01, clock: 16, max_buckets: 7, min_window_length: 10, grace_period: 50}}
-        - {name: ddm, type: decay, detector: {type: ddm, warm_start: 1000, warning_threshold: 2.5, drift_threshold: 3.5}}
+        - {name: ddm, type: decay, detector: {type: ddm, warm_start: 1000, warning_threshold: 2.5, drift_threshold: 3.5}, refit_after_samples: 5000}
         - name: features
           type: drift
           features: [tenure, plan]
@@ -180,6 +184,7 @@ const std::string kEveryKey = with_triggers(R"(
           correction: benjamini_hochberg
           min_samples: 50
           reference: {bins: 200, coarse_bins: 20, sample_size: 100000}
+          refit_after_samples: 20000
         - {name: hourly-drift, type: drift, features: [spend], window: {type: tumbling, duration_s: 3600, ks_sample: 5000}, numeric_metric: psi, rule: any}
         - name: two-of-three
           type: composite
@@ -247,6 +252,7 @@ TEST(ConfigTriggers, EveryKeyIsRead) {
   EXPECT_EQ(adwin.max_buckets, 7);
   EXPECT_EQ(adwin.min_window_length, 10);
   EXPECT_EQ(adwin.grace_period, 50);
+  EXPECT_EQ(std::get<DecayOptions>(t[10].options).refit_after_samples, 5000);
   const auto& ddm = std::get<DecayOptions>(t[10].options).ddm;
   EXPECT_EQ(ddm.warm_start, 1000);
   EXPECT_EQ(ddm.warning_threshold, 2.5);
@@ -272,6 +278,7 @@ TEST(ConfigTriggers, EveryKeyIsRead) {
   EXPECT_EQ(d.summary.bins, 200u);
   EXPECT_EQ(d.summary.coarse_bins, 20u);
   EXPECT_EQ(d.summary.sample_size, 100000u);
+  EXPECT_EQ(d.refit_after_samples, 20000);
   const auto& timed = std::get<DriftTriggerOptions>(t[12].options);
   EXPECT_EQ(timed.window.kind, drift::WindowKind::kTumbling);
   EXPECT_EQ(timed.window.duration, std::chrono::hours(1));
@@ -407,6 +414,12 @@ TEST(ConfigTriggersRender, EveryKeyReadsBackToTheSameOptions) {
       << rendered;
   EXPECT_NE(rendered.find("            type: tumbling\n            duration_s: 3600\n"
                           "            ks_sample: 5000\n"),
+            std::string::npos)
+      << rendered;
+  EXPECT_NE(rendered.find("            drift_threshold: 3.5\n          refit_after_samples: 5000\n"),
+            std::string::npos)
+      << rendered;
+  EXPECT_NE(rendered.find("            sample_size: 100000\n          refit_after_samples: 20000\n"),
             std::string::npos)
       << rendered;
   EXPECT_NE(rendered.find("          criterion: quantile\n          history: 30\n"
