@@ -42,6 +42,14 @@ inline constexpr std::array<Choice<LogFormat>, 2> kLogFormats{{
     {"text", LogFormat::kText},
     {"json", LogFormat::kJson},
 }};
+inline constexpr std::array<Choice<LogOutput>, 2> kLogOutputs{{
+    {"stderr", LogOutput::kStderr},
+    {"stdout", LogOutput::kStdout},
+}};
+inline constexpr std::array<Choice<RunningTrainingOnShutdown>, 2> kRunningTrainingChoices{{
+    {"cancel", RunningTrainingOnShutdown::kCancel},
+    {"finish", RunningTrainingOnShutdown::kFinish},
+}};
 inline constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{
     {"trace", "trace"},
     {"debug", "debug"},

@@ -45,6 +45,8 @@ using internal::kFeatureTypes;
 using internal::kLabelKinds;
 using internal::kLogFormats;
 using internal::kLogLevels;
+using internal::kLogOutputs;
+using internal::kRunningTrainingChoices;
 using internal::MapReader;
 using internal::Range;
 using internal::read_bool;
@@ -76,11 +78,13 @@ constexpr Range kRetryMaxMsRange{1, 3'600'000};
 constexpr Range kEmbeddedPartitionsRange{1, 1'024};
 constexpr Range kPortRange{0, 65'535};
 constexpr Range kNumClassesRange{2, 10'000};
+constexpr Range kDrainTimeoutSecondsRange{1, 3'600};
 // The enumerations (kFeatureTypes, kLabelKinds, ...) are in config/internal.h.
 
 // Known keys of each map.
-constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",    "http",  "log",
-                                          "training", "registry", "pipelines", "alerts"};
+constexpr std::string_view kRootKeys[] = {"postgres", "kafka",    "ingest",   "http",
+                                          "log",      "training", "registry", "pipelines",
+                                          "alerts",   "shutdown"};
 constexpr std::string_view kPostgresKeys[] = {"dsn"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_partitions",
                                            "properties"};
@@ -89,7 +93,8 @@ constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait
                                             "retry_initial_ms",  "retry_max_ms"};
 constexpr std::string_view kHttpKeys[] = {"listen_address", "port", "auth"};
 constexpr std::string_view kHttpAuthKeys[] = {"tokens_file", "protect_health"};
-constexpr std::string_view kLogKeys[] = {"level", "format"};
+constexpr std::string_view kLogKeys[] = {"level", "format", "output"};
+constexpr std::string_view kShutdownKeys[] = {"drain_timeout_s", "running_training"};
 constexpr std::string_view kPipelineKeys[] = {"name",    "topics",   "features",  "label",
                                               "dataset", "training", "promotion", "triggers"};
 constexpr std::string_view kTopicsKeys[] = {"labels", "inferences", "metrics"};
@@ -191,6 +196,17 @@ void read_log(ParseContext& ctx, const MapReader& root, LogOptions& out) {
   const MapReader map = root.map("log", kLogKeys);
   assign(out.level, read_choice(ctx.errors, map.find("level"), kLogLevels));
   assign(out.format, read_choice(ctx.errors, map.find("format"), kLogFormats));
+  // JSON lines are for log shippers, which read standard output; text stays on stderr.
+  out.output = out.format == LogFormat::kJson ? LogOutput::kStdout : LogOutput::kStderr;
+  assign(out.output, read_choice(ctx.errors, map.find("output"), kLogOutputs));
+}
+
+void read_shutdown(ParseContext& ctx, const MapReader& root, ShutdownOptions& out) {
+  const MapReader map = root.map("shutdown", kShutdownKeys);
+  assign(out.drain_timeout,
+         read_int(ctx.errors, map.find("drain_timeout_s"), kDrainTimeoutSecondsRange));
+  assign(out.running_training,
+         read_choice(ctx.errors, map.find("running_training"), kRunningTrainingChoices));
 }
 
 // Reads optional `min` and `max` and checks that min <= max.
@@ -352,6 +368,7 @@ Options read_options(ErrorSink& errors, const YAML::Node& root, const Environmen
   options.training = read_training_options(map, ctx.config_dir);
   options.registry = read_registry_options(map, ctx.config_dir);
   options.alerts = internal::read_alerts(map, ctx.env);
+  read_shutdown(ctx, map, options.shutdown);
   read_pipelines(ctx, map, options.pipelines);
   return options;
 }

@@ -233,10 +233,29 @@ struct AlertsOptions {
 };
 
 enum class LogFormat { kText, kJson };
+enum class LogOutput { kStderr, kStdout };
 
 struct LogOptions {
   std::string level = "info";  // trace|debug|info|warn|error
   LogFormat format = LogFormat::kText;
+  // "output": where the log lines go; default stdout for json (the stream log shippers read),
+  // stderr for text.
+  LogOutput output = LogOutput::kStderr;
+};
+
+// What a drain does with a training that is running when SIGTERM or SIGINT arrives.
+enum class RunningTrainingOnShutdown {
+  kCancel,  // cancel it at once (recorded as cancelled)
+  kFinish,  // let it end, and gate its candidate, until the drain deadline; then cancel it
+};
+
+// How `ctd run` stops (the "shutdown" root key, optional; see daemon/daemon.h).
+struct ShutdownOptions {
+  // "drain_timeout_s": how long after the signal the drain may wait for running trainings
+  // (with running_training: finish); 1..3600. Keep drain_timeout_s + training.kill_grace_s
+  // below systemd's TimeoutStopSec and Kubernetes' terminationGracePeriodSeconds.
+  std::chrono::seconds drain_timeout{30};
+  RunningTrainingOnShutdown running_training = RunningTrainingOnShutdown::kCancel;
 };
 
 struct Options {
@@ -249,6 +268,7 @@ struct Options {
   TrainingOptions training;                // key "training" (optional)
   RegistryOptions registry;                // key "registry" (optional)
   AlertsOptions alerts;                    // key "alerts" (optional)
+  ShutdownOptions shutdown;                // key "shutdown" (optional)
 };
 
 }  // namespace ctd::config

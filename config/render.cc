@@ -40,7 +40,9 @@ using internal::kDropModes;
 using internal::kFeatureTypes;
 using internal::kLabelKinds;
 using internal::kLogFormats;
+using internal::kLogOutputs;
 using internal::kMetricDirections;
+using internal::kRunningTrainingChoices;
 using internal::kRunSpecKeys;
 using internal::kThresholdPolicies;
 using internal::kTriggerKinds;
@@ -520,6 +522,15 @@ void emit_server_and_log(YAML::Emitter& out, const HttpOptions& http, const LogO
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   emit(out, "level", log.level);
   emit(out, "format", std::string(name_of(kLogFormats, log.format)));
+  emit(out, "output", std::string(name_of(kLogOutputs, log.output)));
+  out << YAML::EndMap;
+}
+
+void emit_shutdown(YAML::Emitter& out, const ShutdownOptions& shutdown) {
+  out << YAML::Key << "shutdown" << YAML::Value << YAML::BeginMap;
+  emit(out, "drain_timeout_s", shutdown.drain_timeout.count());
+  emit(out, "running_training",
+       std::string(name_of(kRunningTrainingChoices, shutdown.running_training)));
   out << YAML::EndMap;
 }
 
@@ -575,6 +586,7 @@ std::string render(const Options& options) {
   emit_training(out, options.training);
   emit_registry(out, options.registry);
   emit_alerts(out, options.alerts);
+  emit_shutdown(out, options.shutdown);
   out << YAML::Key << "pipelines" << YAML::Value << YAML::BeginSeq;
   for (const PipelineOptions& pipeline : options.pipelines) emit_pipeline(out, pipeline);
   out << YAML::EndSeq << YAML::EndMap;

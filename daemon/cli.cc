@@ -69,17 +69,29 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
 }  // namespace
 
 void configure_logging(const config::LogOptions& log) {
-  auto logger = spdlog::stderr_logger_mt("ctd");
+  // The sinks write and flush each line whole under the logger's mutex, so lines of different
+  // threads never interleave.
+  auto logger = log.output == config::LogOutput::kStdout ? spdlog::stdout_logger_mt("ctd")
+                                                         : spdlog::stderr_logger_mt("ctd");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log.level));
   if (log.format == config::LogFormat::kJson) {
+    // Only the message needs escaping: the time, level names, logger name ("ctd") and the
+    // numeric thread id are JSON-safe as they are.
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%*"})");
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","thread":%t,)"
+        R"("message":"%*"})");
     spdlog::set_formatter(std::move(formatter));
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   }
+}
+
+void configure_command_logging(const config::LogOptions& log) {
+  config::LogOptions on_stderr = log;
+  on_stderr.output = config::LogOutput::kStderr;
+  configure_logging(on_stderr);
 }
 
 std::optional<std::string> config_path(const Args& args) {

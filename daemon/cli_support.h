@@ -12,7 +12,12 @@ namespace ctd::cli {
 
 using Args = std::vector<std::string>;  // arguments after the subcommand
 
+// The daemon's logging as configured: text, or JSON lines (time, level, logger, thread,
+// message; always valid JSON), on log.output.
 void configure_logging(const config::LogOptions& log);
+// The one-shot commands' (ctd train, ctd registry): log.level and log.format, but always on
+// stderr, since their standard output is their result.
+void configure_command_logging(const config::LogOptions& log);
 // Finds "-c FILE" / "--config FILE"; prints the problem and returns nullopt when absent.
 std::optional<std::string> config_path(const Args& args);
 bool has_flag(const Args& args, const std::string& flag);

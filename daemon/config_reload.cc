@@ -53,7 +53,7 @@ ConfigDiff diff_config(const config::Options& running, const config::Options& re
       }
       if (!same_names) diff.needs_restart.push_back("pipelines");
     } else if (section == "log") {
-      for (const char* key : {"level", "format"})
+      for (const char* key : {"level", "format", "output"})
         if (dump(a["log"][key]) != dump(b["log"][key]))
           (std::string(key) == "level" ? diff.reloadable : diff.needs_restart)
               .push_back(std::string("log.") + key);

@@ -1,6 +1,6 @@
 // SIGHUP in `ctd run`: the configuration file is read again and compared with the running
 // configuration. Only log.level changes in place (spdlog's level is process-wide and atomic);
-// every other difference is reported by key (a top-level section, `log.format`, or
+// every other difference is reported by key (a top-level section, `log.format`, `log.output`, or
 // `pipelines.NAME`, with `pipelines` for added or removed pipelines) as needing a restart, and
 // the daemon keeps running with what it has. A file that no longer parses changes nothing.
 //

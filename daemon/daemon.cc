@@ -8,12 +8,14 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -83,11 +85,12 @@ bool ensure_schema(const config::Options& options, const RunFlags& flags) {
   }
 }
 
-http::HttpResponse readiness(
-    const HealthProber& prober,
-    const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors) {
+http::HttpResponse readiness(const HealthProber& prober,
+                             const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors,
+                             const std::atomic<bool>& draining) {
   nlohmann::json checks = nlohmann::json::object();
-  bool ready = prober.postgres_up() && prober.schema_current();
+  bool ready = prober.postgres_up() && prober.schema_current() && !draining;
+  if (draining) checks["shutdown"] = "draining";
   checks["postgres"] = prober.postgres_up() ? "ok" : prober.last_error();
   checks["schema"] = prober.schema_current() ? "ok" : prober.last_error();
   for (const auto& ingestor : ingestors) {
@@ -107,6 +110,7 @@ constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 http::Router make_router(const config::Options& options, const HealthProber& prober,
                          const metrics::Registry& registry,
                          const std::vector<std::unique_ptr<ingest::StreamIngestor>>& ingestors,
+                         const std::atomic<bool>& draining,
                          const std::shared_ptr<const api::TokenSet>& tokens,
                          api::ApiContext& api_context) {
   http::Router router;
@@ -121,8 +125,8 @@ http::Router make_router(const config::Options& options, const HealthProber& pro
   add_open("/healthz", [](const http::HttpRequest&) {
     return http::HttpResponse::json(200, R"({"status":"ok"})");
   });
-  add_open("/readyz", [&prober, &ingestors](const http::HttpRequest&) {
-    return readiness(prober, ingestors);
+  add_open("/readyz", [&prober, &ingestors, &draining](const http::HttpRequest&) {
+    return readiness(prober, ingestors, draining);
   });
   add_open("/metrics", [&registry](const http::HttpRequest&) {
     http::HttpResponse response = http::HttpResponse::text(200, registry.render());
@@ -205,16 +209,42 @@ class LeaderLoop {
   // Cancels a run this daemon's training service drives; false if it drives no such run.
   bool cancel(std::int64_t run_id, const std::string& why) { return training_.cancel(run_id, why); }
 
-  ~LeaderLoop() {
+  // Starts a drain: the loop ends after its current round, so no new training starts (a run
+  // queued for a slot, or started by that round, ends cancelled with `why`); the running
+  // trainings and the gating of their candidates go on. Cancel them with cancel_all(), or let
+  // the destructor do it.
+  void begin_drain(const std::string& why) {
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
     }
-    service_.stop("the daemon is stopping");  // cancels a scorer that is running now
     wake_.notify_all();
+    training_.refuse_new_runs(why);
+  }
+
+  // After begin_drain(): how many pipelines' trainings (each with the gating of its candidate)
+  // are still going; nullopt while the loop's last round runs.
+  std::optional<std::size_t> trainings_in_flight() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!loop_done_) return std::nullopt;
+    }
+    return static_cast<std::size_t>(
+        std::ranges::count_if(managers_, [](const auto& m) { return m->training_in_flight(); }));
+  }
+
+  // Cancels the running trainings and the scorers of their gates with `why`, and waits for the
+  // trainings to end. For a drain that cannot wait any longer.
+  void cancel_all(const std::string& why) {
+    service_.stop(why);
+    training_.shutdown(why);
+  }
+
+  ~LeaderLoop() {
+    begin_drain("the daemon is stopping");
+    cancel_all("the daemon is stopping");  // the managers' trainings end cancelled
     thread_.join();
-    training_.shutdown("the daemon is stopping");  // the managers' trainings end cancelled
-    managers_.clear();
+    managers_.clear();  // their threads end once the gates' scorers are cancelled
   }
 
  private:
@@ -238,6 +268,7 @@ class LeaderLoop {
       }
       lock.lock();
     } while (!wake_.wait_for(lock, tick, [this] { return stop_; }));
+    loop_done_ = true;
   }
 
   void run_pipelines() {
@@ -289,7 +320,8 @@ class LeaderLoop {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
-  std::thread thread_;  // started last, once everything above exists
+  bool loop_done_ = false;  // the loop's thread has finished its last round
+  std::thread thread_;      // started last, once everything above exists
 };
 
 // ctd_http_requests_total{method,route,code} and ctd_http_request_duration_seconds{method,route}:
@@ -335,6 +367,68 @@ alerts::Observation observe(const HealthProber& prober, const OpsMetrics& ops,
       [&](const auto& labels, const metrics::Gauge& g) { stream(labels).lag += g.value(); });
   for (auto& [key, s] : streams) o.streams.push_back(std::move(s));
   return o;
+}
+
+const char* signal_name(int signal_number) {
+  return signal_number == SIGTERM ? "SIGTERM" : signal_number == SIGINT ? "SIGINT" : "SIGHUP";
+}
+
+// What a drain will do, for the log and systemd's status line.
+std::string drain_plan(const config::Options& options) {
+  if (options.shutdown.running_training == config::RunningTrainingOnShutdown::kCancel)
+    return "stopping intake, writing the open batches, cancelling running trainings";
+  return fmt::format(
+      "stopping intake, writing the open batches, then waiting up to {} s after the signal "
+      "for running trainings to finish (shutdown.running_training: finish)",
+      options.shutdown.drain_timeout.count());
+}
+
+// How often a drain that waits for trainings looks whether they have ended.
+constexpr auto kDrainPoll = std::chrono::milliseconds(200);
+
+// With shutdown.running_training: finish, after intake has stopped: waits until the leader
+// loop's trainings (and the gating of their candidates) have ended, then returns. At the
+// deadline, or on a second SIGTERM/SIGINT, it cancels them, recorded with the reason.
+void finish_trainings(LeaderLoop& loop, const sigset_t& signals,
+                      std::chrono::steady_clock::time_point deadline,
+                      const config::ShutdownOptions& shutdown, ServiceNotifier& notifier) {
+  std::optional<std::size_t> reported;
+  for (;;) {
+    const std::optional<std::size_t> running = loop.trainings_in_flight();
+    if (running == 0) {
+      if (reported) spdlog::info("drain: the running trainings have ended");
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (running && running != reported) {
+      const auto left = std::chrono::ceil<std::chrono::seconds>(deadline - now).count();
+      const std::string status = fmt::format(
+          "draining: waiting for {} training(s) to finish, at most {} s more; a second SIGTERM "
+          "cancels them",
+          *running, std::max<std::int64_t>(left, 0));
+      spdlog::info("{}", status);
+      notifier.status(status);
+      reported = running;
+    }
+    std::string why;
+    if (now >= deadline) {
+      why = fmt::format("the drain deadline (shutdown.drain_timeout_s: {}) passed",
+                        shutdown.drain_timeout.count());
+    } else if (const auto again =
+                   wait_for_shutdown_signal_until(signals, std::min(deadline, now + kDrainPoll))) {
+      if (*again == SIGHUP) {
+        spdlog::info("SIGHUP during the drain: ignored");
+        continue;
+      }
+      why = fmt::format("a second {} cut the drain short", signal_name(*again));
+    } else {
+      continue;
+    }
+    spdlog::warn("drain: {}; cancelling the running trainings", why);
+    notifier.status("draining: " + why + "; cancelling the running trainings");
+    loop.cancel_all(why);
+    return;
+  }
 }
 
 }  // namespace
@@ -433,12 +527,14 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   for (const auto& p : options.pipelines)
     if (!p.triggers.triggers.empty())
       api_context.controls[p.name] = std::make_shared<loop::PipelineControl>();
+  std::atomic<bool> stop{false};  // the drain has begun: intake stops, /readyz says 503
   boost::asio::io_context io;
   std::unique_ptr<http::HttpServer> server;
   try {
     http::ServerLimits limits;
     limits.max_body_bytes = kMaxBodyBytes;
-    http::Router router = make_router(options, prober, registry, ingestors, tokens, api_context);
+    http::Router router =
+        make_router(options, prober, registry, ingestors, stop, tokens, api_context);
     router.set_observer(request_metrics(registry));
     server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
                                                 std::move(router), limits);
@@ -452,7 +548,6 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
                options.http.listen_address, server->port(), tokens->size());
   std::thread http_thread([&io] { io.run(); });
 
-  std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;
   for (auto& ingestor : ingestors) {
@@ -498,17 +593,22 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
                         ? "serving; configuration reloaded"
                         : "serving; changes need a restart: see the log");
   }
-  spdlog::info("received {}, draining", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-  notifier.stopping("draining: stopping intake, writing the open batches, stopping training");
+  const auto deadline = std::chrono::steady_clock::now() + options.shutdown.drain_timeout;
+  const bool finish =
+      options.shutdown.running_training == config::RunningTrainingOnShutdown::kFinish;
+  spdlog::info("received {}, draining: {}", signal_name(signal_number), drain_plan(options));
+  notifier.stopping("draining: " + drain_plan(options));
   stop = true;
+  leader_loop->begin_drain("the daemon is draining: no new training starts");
   for (std::thread& t : threads) t.join();
+  if (finish) finish_trainings(*leader_loop, signals, deadline, options.shutdown, notifier);
   notifier.stop_watchdog();
   server->stop();  // before the leader loop, which the API's handlers reach
   io.stop();
   http_thread.join();
   leader = nullptr;
   alert_monitor.reset();
-  leader_loop.reset();
+  leader_loop.reset();  // cancels what is still running
   // The loop's last alerts (a training cancelled by the drain) get a short chance to go out.
   if (dispatcher && !dispatcher->drain(std::chrono::seconds(2)))
     spdlog::warn("alerts still queued at shutdown are dropped");

@@ -104,6 +104,10 @@ class PipelineManager {
 
   const std::string& pipeline() const { return pipeline_.name; }
 
+  // Whether the loop's training, or the gate of its candidate, is still going on its thread.
+  // REQUIRES: no step() or reset() runs concurrently (the leader loop has stopped).
+  bool training_in_flight() const { return runner_.joinable() && !runner_done_; }
+
   // Where the loop reports its events (a trigger fired, a training failed, a candidate was
   // rejected, production moved: promoted or rolled back, by whoever moved it) as one-off alerts
   // lasting `event_ttl`. Call before the first step(); null (the default) reports nothing.

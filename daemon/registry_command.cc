@@ -149,7 +149,7 @@ int dispatch(const std::string& command, const Args& args) {
   if (!path) return kExitUsage;
   const auto options = load_config(*path);
   if (!options) return kExitUsage;
-  configure_logging(options->log);
+  configure_command_logging(options->log);
   {
     pg::PgConnection connection(pg::with_connect_timeout(options->postgres.dsn, 10));
     const auto status = schema::inspect(connection, schema::builtin_migrations());

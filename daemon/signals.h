@@ -9,6 +9,9 @@
 
 #include <signal.h>
 
+#include <chrono>
+#include <optional>
+
 namespace ctd {
 
 // Blocks SIGTERM and SIGINT in the calling thread (threads started afterwards inherit this)
@@ -18,5 +21,10 @@ sigset_t block_shutdown_signals();
 // Waits until one of `signals` (as returned by block_shutdown_signals) is pending and takes it;
 // returns the signal number. REQUIRES: `signals` is blocked in every thread of the process.
 int wait_for_shutdown_signal(const sigset_t& signals);
+
+// The same, but gives up at `deadline`: the signal number, or nullopt once the deadline has
+// passed with none pending (at once if it has already passed).
+std::optional<int> wait_for_shutdown_signal_until(const sigset_t& signals,
+                                                  std::chrono::steady_clock::time_point deadline);
 
 }  // namespace ctd

@@ -55,7 +55,7 @@ int train(const Args& args) {
   if (!path) return kExitUsage;
   const auto options = load_config(*path);
   if (!options) return kExitUsage;
-  configure_logging(options->log);
+  configure_command_logging(options->log);
   const auto name = flag_value(args, "--pipeline");
   const config::PipelineOptions* pipeline = nullptr;
   for (const auto& p : options->pipelines)

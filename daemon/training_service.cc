@@ -38,6 +38,7 @@ struct TrainingService::Run {
   // Guarded by TrainingService::mutex_.
   std::optional<std::string> cancelled;  // why, once cancel() was called
   RunHandle* handle = nullptr;           // while the trainer runs
+  bool has_slot = false;                 // past the max_concurrent_runs queue
   bool done = false;
   RunResult result;
 };
@@ -73,6 +74,7 @@ std::int64_t TrainingService::start(RunRequest request) {
   run->result.run_dir = run_dir;
   Run& ref = *run;
   std::lock_guard lock(mutex_);
+  if (refusing_) run->cancelled = *refusing_;  // it ends before taking a slot
   runs_[run_id] = std::move(run);
   ref.thread = std::thread([this, &ref] { drive(ref); });
   return run_id;
@@ -86,6 +88,19 @@ bool TrainingService::cancel(std::int64_t run_id, const std::string& why) {
   if (it->second->handle) it->second->handle->cancel(why);
   changed_.notify_all();  // a run waiting for a slot gives up
   return true;
+}
+
+std::size_t TrainingService::refuse_new_runs(const std::string& why) {
+  std::lock_guard lock(mutex_);
+  refusing_ = why;
+  std::size_t cancelled = 0;
+  for (auto& [id, run] : runs_) {
+    if (run->done || run->has_slot || run->cancelled) continue;
+    run->cancelled = why;
+    ++cancelled;
+  }
+  if (cancelled > 0) changed_.notify_all();  // they give up waiting for a slot
+  return cancelled;
 }
 
 RunResult TrainingService::wait(std::int64_t run_id) {
@@ -124,6 +139,7 @@ bool TrainingService::acquire_slot(Run& run) {
   changed_.wait(lock, [&] { return running_ < settings_.max_concurrent_runs || run.cancelled; });
   if (run.cancelled) return false;
   ++running_;
+  run.has_slot = true;
   return true;
 }
 

@@ -86,6 +86,11 @@ class TrainingService {
   // Runs started here that have not ended.
   std::size_t active() const;
 
+  // For a drain: from now on no run gets a slot. Runs still waiting for one (their trainer has
+  // not started) and runs started later end cancelled with `why`; returns how many were
+  // waiting. Runs that hold a slot go on. Irreversible.
+  std::size_t refuse_new_runs(const std::string& why);
+
   // Cancels every unfinished run with `why` and waits for them all to end.
   void shutdown(const std::string& why);
 
@@ -105,6 +110,7 @@ class TrainingService {
   std::condition_variable changed_;
   std::map<std::int64_t, std::unique_ptr<Run>> runs_;
   int running_ = 0;
+  std::optional<std::string> refusing_;  // why, once refuse_new_runs() was called
 };
 
 }  // namespace ctd::training

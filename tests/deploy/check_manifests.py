@@ -7,7 +7,9 @@ What it checks (nothing here runs Kubernetes or Docker, neither exists on the te
   - the Deployment: liveness on /healthz, readiness on /readyz, on the port the ConfigMap's
     ctd.yaml listens on; resources; non-root; the Prometheus scrape annotations on the Pod
     template and the Service with that port; the ConfigMap, Secret and PVC it names exist;
-  - the ConfigMap's ctd.yaml passes `ctd check-config` (with CTD_POSTGRES_DSN from the Secret);
+  - the ConfigMap's ctd.yaml passes `ctd check-config` (with CTD_POSTGRES_DSN from the Secret),
+    and its drain (shutdown.drain_timeout_s + training.kill_grace_s + 10 s) fits in the
+    Deployment's terminationGracePeriodSeconds;
   - the Dockerfile is multi-stage Debian bookworm, runs as a non-root user, and its runtime
     packages provide every shared library that bin/ctd and bin/ctd-train need (DT_NEEDED,
     resolved with ldd and dpkg -S on this Debian machine).
@@ -133,6 +135,11 @@ with tempfile.TemporaryDirectory() as tmp:
                             capture_output=True, text=True, timeout=60)
     check(result.returncode == 0, f"ctd check-config rejects the ConfigMap's ctd.yaml:\n{result.stdout}{result.stderr}")
     check("CHANGE_ME" not in result.stdout, "check-config printed the DSN's password")
+    if result.returncode == 0:
+        resolved = yaml.safe_load(result.stdout)
+        drain = resolved["shutdown"]["drain_timeout_s"] + resolved["training"]["kill_grace_s"] + 10
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        check(drain <= grace, f"the drain may take {drain} s, terminationGracePeriodSeconds is {grace}")
 
 # The Dockerfile: multi-stage Debian 12, non-root, runtime packages cover the binaries.
 with open(os.path.join(deploy, "Dockerfile")) as f:

@@ -196,6 +196,32 @@ TEST_F(IngestionTest, SurvivesRepeatedSigkillWithoutLossOrDuplicates) {
   EXPECT_EQ(daemon->wait_exit(30s), 0);
 }
 
+// SIGTERM while records stream in: the daemon stops consuming, writes its open batch and exits
+// 0; what it stored is exactly the records below its stored offsets, and the next daemon stores
+// the rest, every record once.
+TEST_F(IngestionTest, SigtermMidIngestionExitsZeroAndLosesNothing) {
+  constexpr long kCount = 200000;
+  std::thread producer([&] { produce_good(0, kCount); });
+  auto daemon = start_daemon();
+  ASSERT_GT(wait_for_records(1, 60s), 0) << daemon->log();
+  daemon->signal(SIGTERM);
+  const auto status = daemon->wait_exit(30s);
+  producer.join();
+  ASSERT_EQ(status, 0) << daemon->log();
+  const long long stored = query("SELECT count(*) FROM samples");
+  ASSERT_LT(stored, kCount) << "the signal should land mid-ingestion";
+  EXPECT_EQ(query("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"), stored);
+  EXPECT_EQ(query("SELECT count(DISTINCT (topic_id, kafka_partition, kafka_offset)) FROM samples"),
+            stored);
+  EXPECT_NE(daemon->log().find("received SIGTERM, draining"), std::string::npos) << daemon->log();
+
+  daemon = start_daemon();
+  EXPECT_EQ(wait_for_records(kCount, 180s), kCount) << daemon->log();
+  expect_exactly_once(kCount);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(30s), 0) << daemon->log();
+}
+
 TEST_F(IngestionTest, PostgresOutageMidIngestionLosesNothing) {
   constexpr long kCount = 40000;
   auto daemon = start_daemon();
@@ -307,16 +333,6 @@ TEST_F(IngestionTest, EveryBadInputClassIsQuarantinedWhileGoodRecordsFlow) {
   EXPECT_EQ(daemon->wait_exit(30s), 0);
 }
 
-// Polls the daemon's log until it contains `text`.
-bool wait_for_log(DaemonProcess& daemon, const std::string& text, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (daemon.log().find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 // Two replicas share the partitions; one is paused by a PostgreSQL outage when the other joins
 // and the group rebalances. Everything lands once, and no partition stays paused.
 TEST_F(IngestionTest, TwoDaemonsRebalanceDuringAnOutageWithoutLossOrDuplicates) {
@@ -327,11 +343,11 @@ TEST_F(IngestionTest, TwoDaemonsRebalanceDuringAnOutageWithoutLossOrDuplicates) 
   ASSERT_EQ(wait_for_records(kCount / 2, 120s), kCount / 2) << first->log();
 
   auto second = start_daemon();
-  ASSERT_TRUE(wait_for_log(*second, "ctd running", 60s)) << second->log();
+  ASSERT_TRUE(second->wait_for_log("ctd running", 60s)) << second->log();
   pg_->stop();
   std::thread producer([&] { produce_good(kCount / 2, kCount); });
-  EXPECT_TRUE(wait_for_log(*second, "assigned", 60s)) << second->log();
-  EXPECT_TRUE(wait_for_log(*first, "assigned 4 partition(s)", 60s)) << first->log();
+  EXPECT_TRUE(second->wait_for_log("assigned", 60s)) << second->log();
+  EXPECT_TRUE(first->wait_for_log("assigned 4 partition(s)", 60s)) << first->log();
   producer.join();
   pg_->restart();
 

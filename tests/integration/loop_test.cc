@@ -123,6 +123,42 @@ pipelines:
 )" + extra_rules;
   }
 
+  // A trainer wrapper: each `train` first creates the file `started`, then runs `train_body`
+  // (shell) before, unless it exits or execs, ctd-train itself.
+  std::string trainer(const std::string& train_body) {
+    const std::string wrapper = tmp_.write(
+        "trainer.sh", "#!/bin/sh\nif [ \"$1\" = train ]; then touch " + started() + "; " +
+                          train_body + "; fi\nexec " CTD_BINARY_DIR "/ctd-train \"$@\"\n");
+    std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+    return wrapper;
+  }
+  std::string started() const { return tmp_.path() + "/started"; }
+  bool training_started(std::chrono::seconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!std::filesystem::exists(started()) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(100ms);
+    return std::filesystem::exists(started());
+  }
+  // A daemon (`root_extra` added to its configuration) whose trigger's training has started
+  // with a trainer that runs `train_body` first; nullptr (after a failure) otherwise.
+  std::unique_ptr<DaemonProcess> daemon_while_training(const std::string& train_body,
+                                                       const std::string& root_extra = "") {
+    auto d = daemon("", {{"CTD_TRAINER", trainer(train_body)}}, "", "-0.5", root_extra);
+    if (!d->wait_ready(60s)) {
+      ADD_FAILURE() << "the daemon is not ready\n" << d->log();
+      return nullptr;
+    }
+    insert_samples(1, 1500);
+    if (!training_started(90s)) {
+      ADD_FAILURE() << "no training started\n" << d->log();
+      return nullptr;
+    }
+    return d;
+  }
+  std::string run_row(const std::string& column) {
+    return std::string(db_->exec("SELECT " + column + " FROM training_runs").text(0, 0));
+  }
+
   RunResult ctd(const std::vector<std::string>& args) {
     std::vector<std::string> argv{CTD_BINARY_DIR "/ctd"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -511,6 +547,74 @@ TEST_F(LoopTest, LoopEventsReachAWebhookSigned) {
             std::string::npos);
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();
+}
+
+// SIGTERM with shutdown.running_training: finish while a trigger's training runs: intake stops,
+// no new training starts, the running one ends and its model is gated and promoted, then the
+// daemon exits 0.
+TEST_F(LoopTest, SigtermWithFinishLetsTheRunningTrainingEndAndBePromoted) {
+  const auto d = daemon_while_training(
+      "sleep 4", "shutdown: {running_training: finish, drain_timeout_s: 300}\n");
+  ASSERT_TRUE(d);
+  d->signal(SIGTERM);
+  ASSERT_EQ(d->wait_exit(300s), 0) << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 1) << d->log();
+  EXPECT_EQ(run_row("status"), "succeeded") << d->log();
+  EXPECT_EQ(count("SELECT count(*) FROM model_versions WHERE status = 'production' AND run_id = "
+                  "(SELECT run_id FROM training_runs)"),
+            1)
+      << d->log();
+  EXPECT_NE(d->log().find("waiting for 1 training(s) to finish"), std::string::npos) << d->log();
+  EXPECT_NE(d->log().find("drain: the running trainings have ended"), std::string::npos);
+}
+
+// With finish and a training that does not end by the deadline: it is cancelled, recorded with
+// the deadline as its reason, and the daemon still exits 0, soon after the deadline.
+TEST_F(LoopTest, SigtermWithFinishCancelsATrainingStillRunningAtTheDeadline) {
+  const auto d = daemon_while_training("exec sleep 300",
+                                       "shutdown: {running_training: finish, drain_timeout_s: 3}\n"
+                                       "training: {kill_grace_s: 2}\n");
+  ASSERT_TRUE(d);
+  const auto signalled = std::chrono::steady_clock::now();
+  d->signal(SIGTERM);
+  ASSERT_EQ(d->wait_exit(60s), 0) << d->log();
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  EXPECT_GE(took, 3s);  // it waited for the deadline
+  EXPECT_LT(took, 3s + 2s + 20s) << "deadline + kill grace + a generous margin";
+  EXPECT_EQ(run_row("status"), "cancelled") << d->log();
+  EXPECT_NE(
+      run_row("failure_reason").find("the drain deadline (shutdown.drain_timeout_s: 3) passed"),
+      std::string::npos)
+      << run_row("failure_reason");
+  EXPECT_EQ(count("SELECT count(*) FROM model_versions"), 0);
+}
+
+// A second SIGTERM during a finish drain cuts it short: the training is cancelled at once.
+TEST_F(LoopTest, ASecondSigtermCutsAFinishDrainShort) {
+  const auto d = daemon_while_training(
+      "exec sleep 300", "shutdown: {running_training: finish, drain_timeout_s: 600}\n");
+  ASSERT_TRUE(d);
+  d->signal(SIGTERM);
+  ASSERT_TRUE(d->wait_for_log("waiting for 1 training(s) to finish", 30s)) << d->log();
+  EXPECT_TRUE(d->running());
+  d->signal(SIGTERM);
+  ASSERT_EQ(d->wait_exit(60s), 0) << d->log();
+  EXPECT_EQ(run_row("status"), "cancelled") << d->log();
+  EXPECT_NE(run_row("failure_reason").find("a second SIGTERM cut the drain short"),
+            std::string::npos)
+      << run_row("failure_reason");
+}
+
+// The default, running_training: cancel: a SIGTERM cancels the running training at once.
+TEST_F(LoopTest, SigtermCancelsTheRunningTrainingByDefault) {
+  const auto d = daemon_while_training("exec sleep 300");
+  ASSERT_TRUE(d);
+  d->signal(SIGTERM);
+  ASSERT_EQ(d->wait_exit(60s), 0) << d->log();
+  EXPECT_EQ(run_row("status"), "cancelled") << d->log();
+  EXPECT_NE(run_row("failure_reason").find("the daemon is stopping"), std::string::npos)
+      << run_row("failure_reason");
+  EXPECT_NE(d->log().find("cancelling running trainings"), std::string::npos) << d->log();
 }
 
 }  // namespace

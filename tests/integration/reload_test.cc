@@ -8,7 +8,6 @@
 #include <fstream>
 #include <functional>
 #include <string>
-#include <thread>
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
@@ -40,16 +39,6 @@ void rewrite(const std::string& path, const std::string& text) {
   out << text;
 }
 
-// Waits (bounded) until the daemon's log contains `needle`.
-bool log_shows(DaemonProcess& daemon, const std::string& needle, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (daemon.log().find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 TEST(ReloadTest, SighupAppliesTheLogLevelAndNamesWhatNeedsARestart) {
   auto pg = PgServer::start();
   DaemonProcess daemon(config("info", 1000, "reload.labels"), {{"CTD_POSTGRES_DSN", pg->dsn()}},
@@ -58,27 +47,27 @@ TEST(ReloadTest, SighupAppliesTheLogLevelAndNamesWhatNeedsARestart) {
 
   // Unchanged file.
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(log_shows(daemon, "SIGHUP: " + daemon.config_path() + " unchanged", 10s))
+  ASSERT_TRUE(daemon.wait_for_log("SIGHUP: " + daemon.config_path() + " unchanged", 10s))
       << daemon.log();
 
   // log.level reloads; the ingest section and the pipeline need a restart.
   rewrite(daemon.config_path(), config("debug", 500, "other.labels"));
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(log_shows(daemon, "SIGHUP: log.level info -> debug", 10s)) << daemon.log();
-  ASSERT_TRUE(log_shows(daemon,
-                        "SIGHUP: changed but not reloaded (restart to apply): ingest, "
-                        "pipelines.reloaded",
-                        10s))
+  ASSERT_TRUE(daemon.wait_for_log("SIGHUP: log.level info -> debug", 10s)) << daemon.log();
+  ASSERT_TRUE(
+      daemon.wait_for_log("SIGHUP: changed but not reloaded (restart to apply): ingest, "
+                          "pipelines.reloaded",
+                          10s))
       << daemon.log();
   // The new level is in force: the reload's own debug line appears now, and did not before.
   const std::string debug_line = "debug SIGHUP: " + daemon.config_path() + " compared";
-  EXPECT_TRUE(log_shows(daemon, debug_line, 10s)) << daemon.log();
+  EXPECT_TRUE(daemon.wait_for_log(debug_line, 10s)) << daemon.log();
   EXPECT_EQ(daemon.log().find(debug_line), daemon.log().rfind(debug_line)) << daemon.log();
 
   // A broken file: an error, nothing changes, still serving.
   rewrite(daemon.config_path(), "postgres: [not a map\n");
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(log_shows(daemon, " not reloaded, ", 10s)) << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_log(" not reloaded, ", 10s)) << daemon.log();
   const auto ready = http_get(daemon.http_port(), "/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);

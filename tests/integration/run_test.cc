@@ -2,12 +2,20 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "daemon/pg.h"
 #include "daemon/run_store.h"
@@ -171,6 +179,86 @@ TEST_F(RunTest, OneReplicaLeadsAPipelineAndAnotherTakesOverWhenItDies) {
   EXPECT_NE(second.log().find("leading pipeline p"), std::string::npos) << second.log();
   second.signal(SIGTERM);
   EXPECT_EQ(second.wait_exit(30s), 0) << second.log();
+}
+
+// Every line of `text` must be one JSON object with the log's fields; returns the messages.
+std::vector<std::string> json_log_messages(const std::string& text) {
+  static const std::regex kTime(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d)");
+  static const std::set<std::string> kLevels{"trace",   "debug", "info",
+                                             "warning", "error", "critical"};
+  std::vector<std::string> messages;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    nlohmann::json entry;
+    try {
+      entry = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << line;
+      continue;
+    }
+    EXPECT_TRUE(entry.is_object()) << line;
+    EXPECT_TRUE(entry["time"].is_string() &&
+                std::regex_match(entry["time"].get<std::string>(), kTime))
+        << line;
+    EXPECT_TRUE(entry["level"].is_string() && kLevels.contains(entry["level"].get<std::string>()))
+        << line;
+    EXPECT_EQ(entry["logger"], "ctd") << line;
+    EXPECT_TRUE(entry["thread"].is_number_unsigned()) << line;
+    EXPECT_EQ(entry.size(), 5u) << line;
+    if (entry["message"].is_string())
+      messages.push_back(entry["message"].get<std::string>());
+    else
+      ADD_FAILURE() << "no message: " << line;
+  }
+  return messages;
+}
+
+bool any_contains(const std::vector<std::string>& messages, const std::string& text) {
+  return std::ranges::any_of(
+      messages, [&](const std::string& m) { return m.find(text) != std::string::npos; });
+}
+
+// log.format: json writes every log line of `ctd run` to stdout as a JSON object, and nothing
+// else goes there; quotes, newlines and bytes that are not UTF-8 in a message keep it valid.
+TEST_F(RunTest, JsonLogsAreOneValidObjectPerLineOnStdout) {
+  const std::string json_log = "log: {format: json, level: debug}\n";
+  {
+    // A refused start: its message names an artifact root with a quote, a newline and a
+    // byte that is not UTF-8 (replaced by U+FFFD).
+    TempDir dir("ctd-json-log");
+    const std::string file = dir.write("not-a-directory", "x");
+    auto e = env();
+    e["CTD_ARTIFACT_ROOT"] = file + "/we\"ird\nroot\xff";
+    DaemonProcess refused(config_with("") + json_log, e, {"--migrate"},
+                          DaemonProcess::Stdout::kSeparate);
+    ASSERT_EQ(refused.wait_exit(60s), 2) << refused.log();
+    const auto messages = json_log_messages(refused.standard_output());
+    EXPECT_TRUE(any_contains(
+        messages, "refusing to start: artifact store " + file + "/we\"ird\nroot\xEF\xBF\xBD"))
+        << refused.standard_output();
+  }
+
+  DaemonProcess daemon(config_with("") + json_log, env(), {"--migrate"},
+                       DaemonProcess::Stdout::kSeparate);
+  ASSERT_TRUE(daemon.wait_ready(60s)) << daemon.log();
+  {
+    // A reload whose error names a key with a quote and a newline.
+    std::ofstream(daemon.config_path(), std::ios::app) << "\"we\\\"ird\\nkey\": 1\n";
+  }
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.wait_for_log("not reloaded", 30s)) << daemon.log();
+  daemon.signal(SIGTERM);
+  ASSERT_EQ(daemon.wait_exit(30s), 0) << daemon.log();
+
+  const std::string out = daemon.standard_output();
+  const auto messages = json_log_messages(out);
+  EXPECT_TRUE(any_contains(messages, "ctd running")) << out;
+  EXPECT_TRUE(any_contains(messages, "we\"ird\nkey")) << out;
+  EXPECT_TRUE(any_contains(messages, "received SIGTERM, draining")) << out;
+  EXPECT_TRUE(any_contains(messages, "ctd stopped")) << out;
+  // The log lines are not on stderr too.
+  const std::string err = daemon.log().substr(0, daemon.log().size() - out.size());
+  EXPECT_EQ(err.find("ctd running"), std::string::npos) << err;
 }
 
 }  // namespace

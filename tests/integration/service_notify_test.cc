@@ -127,6 +127,8 @@ TEST_F(ServiceNotifyTest, ReadyWhenServingWatchdogKeepAlivesAndStoppingOnSigterm
   const auto stopping = socket.wait_for("STOPPING=1", 30s, during);
   ASSERT_TRUE(stopping) << daemon.log();
   EXPECT_NE(stopping->find("STATUS=draining"), std::string::npos) << *stopping;
+  // What the drain does (shutdown.running_training: cancel, the default).
+  EXPECT_NE(stopping->find("cancelling running trainings"), std::string::npos) << *stopping;
   EXPECT_EQ(daemon.wait_exit(30s), 0) << daemon.log();
 }
 

@@ -19,7 +19,15 @@ extern char** environ;
 namespace ctd::testing {
 namespace {
 
-constexpr char kLogName[] = "ctd.log";  // the child's stdout and stderr, in the TempDir
+constexpr char kLogName[] = "ctd.log";        // the child's stderr (and stdout), in the TempDir
+constexpr char kStdoutName[] = "ctd.stdout";  // its stdout, with Stdout::kSeparate
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 int connect_loopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -79,10 +87,12 @@ int free_port() {
 }
 
 DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env,
-                             std::vector<std::string> extra_args)
+                             std::vector<std::string> extra_args, Stdout stdout_to)
     : dir_("ctd-daemon") {
   const std::string config = dir_.write("ctd.yaml", config_yaml);
   const std::string log = dir_.path() + "/" + kLogName;
+  const std::string standard_output =
+      stdout_to == Stdout::kSeparate ? dir_.path() + "/" + kStdoutName : log;
   http_port_ = free_port();
   env["CTD_HTTP_PORT"] = std::to_string(http_port_);
   if (!env.count("CTD_ARTIFACT_ROOT")) env["CTD_ARTIFACT_ROOT"] = dir_.path() + "/artifacts";
@@ -101,9 +111,12 @@ DaemonProcess::DaemonProcess(const std::string& config_yaml, std::map<std::strin
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int out = standard_output == log
+                        ? err
+                        : open(standard_output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
-    dup2(out, 2);
+    dup2(err, 2);
     std::vector<const char*> argv = {binary.c_str(), "run", "-c", config.c_str()};
     for (const std::string& arg : extra_args) argv.push_back(arg.c_str());
     argv.push_back(nullptr);
@@ -153,10 +166,20 @@ std::optional<int> DaemonProcess::wait_exit(std::chrono::seconds timeout) {
 }
 
 std::string DaemonProcess::log() const {
-  std::ifstream in(dir_.path() + "/" + kLogName);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return read_file(dir_.path() + "/" + kLogName) + standard_output();
+}
+
+std::string DaemonProcess::standard_output() const {
+  return read_file(dir_.path() + "/" + kStdoutName);  // empty unless Stdout::kSeparate
+}
+
+bool DaemonProcess::wait_for_log(const std::string& text, std::chrono::seconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return log().find(text) != std::string::npos;
 }
 
 }  // namespace ctd::testing

@@ -33,10 +33,13 @@ int free_port();
 
 class DaemonProcess {
  public:
+  // Where the child's standard output goes: into the log with stderr, or a file of its own.
+  enum class Stdout { kInLog, kSeparate };
+
   // Writes `config_yaml` to a temporary file and starts `ctd run -c FILE [extra_args...]`
   // with `env` added to the environment and CTD_HTTP_PORT set to a free port.
   DaemonProcess(const std::string& config_yaml, std::map<std::string, std::string> env,
-                std::vector<std::string> extra_args = {});
+                std::vector<std::string> extra_args = {}, Stdout stdout_to = Stdout::kInLog);
   ~DaemonProcess();  // SIGKILLs the child if still running; removes the files
 
   // Polls /readyz until 200 or the timeout; false if the child exited or time ran out.
@@ -47,7 +50,12 @@ class DaemonProcess {
   bool running();
   int http_port() const { return http_port_; }
   pid_t pid() const { return pid_; }
-  std::string log() const;  // the child's stdout and stderr so far
+  // The child's stderr so far, and its stdout (after the stderr with Stdout::kSeparate).
+  std::string log() const;
+  // With Stdout::kSeparate: the child's stdout so far, alone.
+  std::string standard_output() const;
+  // Polls the log until it contains `text`; false if the timeout passed first.
+  bool wait_for_log(const std::string& text, std::chrono::seconds timeout) const;
   // The configuration file it was started with (rewrite it and send SIGHUP to reload).
   std::string config_path() const { return dir_.path() + "/ctd.yaml"; }
 

@@ -23,7 +23,9 @@ using ctd::config::Environment;
 using ctd::config::FeatureType;
 using ctd::config::LabelKind;
 using ctd::config::LogFormat;
+using ctd::config::LogOutput;
 using ctd::config::Options;
+using ctd::config::RunningTrainingOnShutdown;
 using ctd::config::TrainingOptions;
 using ctd::trainers::RunSpec;
 
@@ -968,6 +970,9 @@ TEST(ConfigExamples, ShippedExamplesParseWithoutErrors) {
   EXPECT_EQ(prod.pipelines[0].training.optimizer.kind, ctd::trainers::OptimizerKind::kAdamW);
   EXPECT_EQ(prod.pipelines[0].dataset.last_days, 90);
   EXPECT_EQ(prod.pipelines[1].training.model.kind, ctd::trainers::ModelKind::kLinear);
+  EXPECT_EQ(prod.shutdown.running_training, RunningTrainingOnShutdown::kFinish);
+  EXPECT_EQ(prod.shutdown.drain_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(prod.log.output, LogOutput::kStdout);
 }
 
 TEST(ConfigLoad, UnreadableFileIsOneError) {
@@ -1009,4 +1014,67 @@ TEST(ConfigHttpAuth, UnknownKeysAndBadValuesAreErrors) {
   };
   EXPECT_TRUE(has("http.auth.token", "unknown key")) << describe(errors);
   EXPECT_TRUE(has("http.auth.protect_health", "")) << describe(errors);
+}
+
+TEST(ConfigLog, OutputDefaultsToStdoutForJsonAndStderrForText) {
+  EXPECT_EQ(options_of(kMinimal).log.output, LogOutput::kStderr);
+  EXPECT_EQ(options_of(kMinimal + "log: {format: text}\n").log.output, LogOutput::kStderr);
+  EXPECT_EQ(options_of(kMinimal + "log: {format: json}\n").log.output, LogOutput::kStdout);
+  EXPECT_EQ(options_of(kMinimal + "log: {format: json, output: stderr}\n").log.output,
+            LogOutput::kStderr);
+  EXPECT_EQ(options_of(kMinimal + "log: {output: stdout}\n").log.output, LogOutput::kStdout);
+}
+
+TEST(ConfigLog, BadOutputIsAnErrorAtItsKey) {
+  const auto errors = errors_of(kMinimal + "log:\n  format: json\n  output: syslog\n");
+  EXPECT_TRUE(HasError(errors, "log.output", 17,
+                       "invalid value 'syslog', expected one of: stderr, stdout"));
+}
+
+TEST(ConfigShutdown, DefaultsCancelWithinThirtySeconds) {
+  const Options options = options_of(kMinimal);
+  EXPECT_EQ(options.shutdown.drain_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(options.shutdown.running_training, RunningTrainingOnShutdown::kCancel);
+}
+
+TEST(ConfigShutdown, EveryKeyIsRead) {
+  const Options options =
+      options_of(kMinimal + "shutdown:\n  drain_timeout_s: 75\n  running_training: finish\n");
+  EXPECT_EQ(options.shutdown.drain_timeout, std::chrono::seconds(75));
+  EXPECT_EQ(options.shutdown.running_training, RunningTrainingOnShutdown::kFinish);
+}
+
+TEST(ConfigShutdown, ErrorsNameFileLineAndKey) {
+  const auto errors = errors_of(kMinimal + yaml(R"(
+shutdown:
+  drain_timeout_s: 0
+  running_training: wait
+  drain_timeout: 5
+)"));
+  ASSERT_EQ(errors.size(), 3u) << describe(errors);
+  EXPECT_EQ(errors[0].file, "test.yaml");
+  EXPECT_TRUE(HasError(errors, "shutdown.drain_timeout_s", 16, "between 1 and 3600"));
+  EXPECT_TRUE(HasError(errors, "shutdown.running_training", 17,
+                       "invalid value 'wait', expected one of: cancel, finish"));
+  EXPECT_TRUE(HasError(errors, "shutdown.drain_timeout", 18, "did you mean 'drain_timeout_s'?"));
+  EXPECT_TRUE(HasError(errors_of(kMinimal + "shutdown: {drain_timeout_s: 3601}\n"),
+                       "shutdown.drain_timeout_s", 15, "between 1 and 3600"));
+  EXPECT_TRUE(HasError(errors_of(kMinimal + "shutdown: {drain_timeout_s: soon}\n"),
+                       "shutdown.drain_timeout_s", 15, "expected an integer"));
+}
+
+TEST(ConfigShutdown, RenderedShutdownAndLogOutputReadBack) {
+  const Options options = options_of(
+      kMinimal +
+      "log: {format: json}\nshutdown: {drain_timeout_s: 12, running_training: finish}\n");
+  const std::string rendered = ctd::config::render(options);
+  EXPECT_NE(rendered.find("shutdown:\n  drain_timeout_s: 12\n  running_training: finish\n"),
+            std::string::npos)
+      << rendered;
+  EXPECT_NE(rendered.find("  format: json\n  output: stdout\n"), std::string::npos) << rendered;
+  const Options back = options_of(rendered);
+  EXPECT_EQ(back.shutdown.drain_timeout, std::chrono::seconds(12));
+  EXPECT_EQ(back.shutdown.running_training, RunningTrainingOnShutdown::kFinish);
+  EXPECT_EQ(back.log.output, LogOutput::kStdout);
+  EXPECT_EQ(ctd::config::render(back), rendered);
 }
