@@ -174,8 +174,17 @@ TEST_F(LoopTest, NewSamplesTriggerATrainingThatIsGatedAndLinked) {
   EXPECT_NE(std::string(row.text(0, 7)).find("trigger: fresh:"), std::string::npos)
       << row.text(0, 7);
   EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 1);
-  // The trigger was evaluated (it fired); no drift trigger, no drift series.
+  // The training was timed before its model was gated; the trigger was evaluated (it fired);
+  // no drift trigger, no drift series.
   std::string text = metrics_text(*d);
+  EXPECT_EQ(
+      metric_sample(text,
+                    R"(ctd_training_duration_seconds_count{pipeline="fraud",status="succeeded"})"),
+      1)
+      << text;
+  EXPECT_GT(metric_sample(text, R"(ctd_training_samples_per_second{pipeline="fraud"})").value_or(0),
+            0)
+      << text;
   EXPECT_GE(
       metric_sample(
           text,
