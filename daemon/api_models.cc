@@ -44,10 +44,25 @@ nlohmann::json alias_move(const registry::AliasMove& h) {
           {"at", h.changed_at}};
 }
 
-http::HttpResponse list_models(ApiContext& c, const http::HttpRequest&) {
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& model : c.registry.models()) items.push_back(model_summary(c.registry, model));
-  return ok({{"items", items}, {"next_cursor", nullptr}});
+// By name; a page's cursor is the id of the previous page's last model (models are never
+// deleted, so it stays valid).
+http::HttpResponse list_models(ApiContext& c, const http::HttpRequest& request) {
+  const PageRequest paging = page_request(request);
+  pg::Param after;
+  if (paging.cursor) {
+    const pg::PgResult r = c.database.exec("SELECT name FROM models WHERE model_id = $1",
+                                           {std::to_string(*paging.cursor)});
+    if (r.rows() == 0) bad_request("unknown cursor");
+    after = std::string(r.text(0, 0));
+  }
+  const pg::PgResult r = c.database.exec(
+      "SELECT model_id, name FROM models WHERE $1::text IS NULL OR name > $1 ORDER BY name "
+      "LIMIT $2",
+      {after, std::to_string(paging.limit + 1)});
+  std::vector<std::pair<std::int64_t, nlohmann::json>> rows;
+  for (int i = 0; i < r.rows(); ++i)
+    rows.emplace_back(r.integer(i, 0), model_summary(c.registry, std::string(r.text(i, 1))));
+  return ok(page(std::move(rows), paging));
 }
 
 http::HttpResponse get_model(ApiContext& c, const http::HttpRequest& request) {

@@ -53,7 +53,9 @@ std::int64_t int_param(const http::HttpRequest& request, const std::string& name
 
 struct PageRequest {
   int limit = 50;
-  std::optional<std::int64_t> cursor;  // items strictly older (smaller id) than this
+  // Where the previous page ended (its next_cursor): for most lists, items strictly older
+  // (smaller id) than this; for models, those after the model with this id by name.
+  std::optional<std::int64_t> cursor;
 };
 // ?limit= and ?cursor= (a positive integer here); 400 when malformed.
 PageRequest page_request(const http::HttpRequest& request);

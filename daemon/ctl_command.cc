@@ -24,7 +24,7 @@ constexpr const char* kCtlUsage = R"(usage: ctd ctl [--url URL] [--token-file F]
   runs [--pipeline P] [--status S] [--limit N]
   run ID [--follow]                         a run; --follow shows its progress until it ends
   cancel ID                                 cancel a running training
-  models                                    models and their production versions
+  models [--limit N]                        models and their production versions, by name
   versions MODEL [--limit N]
   history MODEL                             the production alias's moves
   events [--pipeline P] [--limit N]         trigger events
@@ -191,7 +191,7 @@ void dispatch(const Client& client, const std::string& command, const Args& args
     return show(client.call("POST", "/v1/runs/" + positional(args, 1, "ID") + "/cancel",
                             nlohmann::json::object()));
   if (command == "models") {
-    const auto page = client.call("GET", "/v1/models");
+    const auto page = client.call("GET", "/v1/models" + query(args, {"limit", "cursor"}));
     return show(page);
   }
   if (command == "versions") {

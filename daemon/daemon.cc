@@ -188,8 +188,9 @@ class LeaderLoop {
                     [this](const std::string& pipeline, bool leads) {
                       leader_gauge_.with({pipeline}).set(leads ? 1 : 0);
                     }),
+        training_metrics_(metrics),
         training_(wiring::training_settings(options.training), options.postgres.dsn, launcher_,
-                  runs),
+                  runs, &training_metrics_),
         service_(wiring::promotion_settings(options), options.postgres.dsn, launcher_, registry),
         loop_metrics_(metrics) {
     for (const auto& p : options.pipelines) {
@@ -313,6 +314,7 @@ class LeaderLoop {
   metrics::Family<metrics::Gauge>& leader_gauge_;
   Leadership leadership_;
   training::LocalProcessLauncher launcher_;
+  training::TrainingMetrics training_metrics_;
   training::TrainingService training_;
   promotion::PromotionService service_;
   loop::LoopMetrics loop_metrics_;

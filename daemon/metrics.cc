@@ -227,7 +227,14 @@ Metric& Family<Metric>::with(const LabelValues& values) {
   std::lock_guard lock(mutex_);
   auto child = children_.find(values);
   if (child == children_.end()) child = children_.emplace(values, make_child_()).first;
+  retired_.erase(values);
   return *child->second;
+}
+
+template <typename Metric>
+void Family<Metric>::retire(const LabelValues& values) {
+  std::lock_guard lock(mutex_);
+  if (children_.count(values)) retired_.insert(values);
 }
 
 template <typename Metric>
@@ -235,7 +242,7 @@ void Family<Metric>::render(std::string& out) const {
   append_header(out, name, help, type_name(static_cast<const Metric*>(nullptr)));
   std::lock_guard lock(mutex_);
   for (const auto& [values, child] : children_) {
-    append_child(out, name, label_names, values, *child);
+    if (!retired_.count(values)) append_child(out, name, label_names, values, *child);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -119,22 +120,28 @@ struct Registry::FamilyBase {
 };
 
 // One metric name with its children, one per distinct tuple of label values. Children are
-// created on first use and never removed, so the references returned stay valid for the
-// registry's lifetime. Thread-safe.
+// created on first use and never destroyed, so the references returned stay valid for the
+// registry's lifetime; a retired child is kept but not rendered. Thread-safe.
 template <typename Metric>
 class Family final : public Registry::FamilyBase {
  public:
   // The child for these values (in label-name order). Throws std::invalid_argument if
-  // values.size() differs from the number of label names.
+  // values.size() differs from the number of label names. A retired child is rendered again,
+  // with the value it had.
   Metric& with(const LabelValues& values);
   // The single child of a label-less family (created at registration, so it always renders).
   Metric& get() { return with({}); }
-  // Calls fn(label values, child) for every child, in label-value order, under the family's
-  // lock (fn must not use this family).
+  // Stops rendering the child for these values (a series that no longer applies, e.g. a
+  // pipeline this replica stopped leading) until with() asks for it again; nothing happens
+  // when there is no such child. References to it stay valid.
+  void retire(const LabelValues& values);
+  // Calls fn(label values, child) for every child that is not retired, in label-value order,
+  // under the family's lock (fn must not use this family).
   template <typename Fn>
   void for_each(Fn&& fn) const {
     std::lock_guard lock(mutex_);
-    for (const auto& [values, child] : children_) fn(values, *child);
+    for (const auto& [values, child] : children_)
+      if (!retired_.count(values)) fn(values, *child);
   }
 
  private:
@@ -147,6 +154,7 @@ class Family final : public Registry::FamilyBase {
   const Factory make_child_;
   mutable std::mutex mutex_;
   std::map<LabelValues, std::unique_ptr<Metric>> children_;  // label-value order for render
+  std::set<LabelValues> retired_;                            // children not rendered
 };
 
 extern template class Family<Counter>;

@@ -81,7 +81,8 @@ LoopMetrics::LoopMetrics(metrics::Registry& registry)
       scoring_version(registry.gauge(
           "ctd_prequential_model_version",
           "The production version loaded for prequential scoring; 0 when none is loaded.",
-          {"pipeline"})) {}
+          {"pipeline"})),
+      triggers(registry) {}
 
 PipelineManager::PipelineManager(const config::PipelineOptions& pipeline, std::string dsn,
                                  training::TrainingService& training, training::RunStore& runs,
@@ -98,7 +99,13 @@ PipelineManager::PipelineManager(const config::PipelineOptions& pipeline, std::s
       scored_samples_(metrics.scored_samples.with({pipeline.name})),
       scored_errors_(metrics.scored_errors.with({pipeline.name})),
       scoring_failures_(metrics.scoring_failures.with({pipeline.name})),
-      scoring_version_(metrics.scoring_version.with({pipeline.name})) {}
+      scoring_version_(metrics.scoring_version.with({pipeline.name})),
+      evaluations_(metrics.triggers.evaluations),
+      drift_export_(metrics.triggers, pipeline.name) {
+  // From 0, so that a trigger's first evaluations are an increase rate() sees.
+  for (const auto& t : pipeline.triggers.triggers)
+    evaluations_.with({pipeline.name, t.name(), std::string(triggers::to_string(t.kind()))});
+}
 
 PipelineManager::~PipelineManager() {
   if (runner_.joinable()) runner_.join();
@@ -112,6 +119,7 @@ void PipelineManager::reset() {
   production_model_.reset();
   engine_version_.reset();
   scoring_version_.set(0);
+  drift_export_.clear();  // the new leader exports them
 }
 
 void PipelineManager::start() {
@@ -156,6 +164,9 @@ void PipelineManager::start() {
   if (!engine)
     throw std::runtime_error("cannot create the trigger engine: " + engine.error().message);
   engine_ = std::move(engine.value());
+  engine_->set_evaluation_listener([this](const triggers::Trigger& trigger, const triggers::Fire*) {
+    evaluations_.with({pipeline_.name, trigger.name(), std::string(trigger.kind())}).inc();
+  });
   retry_abandoned();
 
   // New samples are counted from the end of the newest training's snapshot.
@@ -287,11 +298,13 @@ void PipelineManager::step() {
     promoted(*production.version, std::nullopt);
   }
   alert_production_moves();
-  if (serve_control()) return;  // paused: the triggers wait (manual requests were served)
-  feed_samples();
-  if (pipeline_.topics.inferences) feed_inferences();
-  if (pipeline_.topics.metrics) feed_metrics();
-  handle(engine_->tick());
+  if (!serve_control()) {  // paused: the triggers wait (manual requests were served)
+    feed_samples();
+    if (pipeline_.topics.inferences) feed_inferences();
+    if (pipeline_.topics.metrics) feed_metrics();
+    handle(engine_->tick());
+  }
+  drift_export_.update(engine_->describe());
 }
 
 void PipelineManager::feed_inferences() {

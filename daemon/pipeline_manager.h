@@ -36,6 +36,10 @@
 // ctd_prequential_* metrics. A model that cannot score a batch leaves that batch unscored (the
 // decay trigger sees no errors for it); the loop goes on.
 //
+// Every evaluation the engine makes is counted (ctd_trigger_evaluations_total), and after each
+// round the drift triggers' last checks are exported per feature (ctd_drift_statistic, bounded:
+// daemon/trigger_metrics.h); reset() retires those series, so only the leader exports them.
+//
 // The API reaches the loop through a PipelineControl (daemon/pipeline_control.h): each round
 // answers its queued manual requests and publishes the engine's describe(); a pipeline paused
 // in pipeline_controls (migration 0007) skips its triggers for the round
@@ -65,6 +69,7 @@
 #include "daemon/promotion_service.h"
 #include "daemon/run_store.h"
 #include "daemon/training_service.h"
+#include "daemon/trigger_metrics.h"
 #include "registry/registry.h"
 #include "triggers/engine.h"
 
@@ -77,6 +82,7 @@ struct LoopMetrics {
   metrics::Family<metrics::Counter>& scored_errors;
   metrics::Family<metrics::Counter>& scoring_failures;
   metrics::Family<metrics::Gauge>& scoring_version;
+  TriggerMetrics triggers;  // evaluations and drift statistics (daemon/trigger_metrics.h)
 };
 
 class PipelineManager {
@@ -178,6 +184,8 @@ class PipelineManager {
   metrics::Counter& scored_errors_;
   metrics::Counter& scoring_failures_;
   metrics::Gauge& scoring_version_;
+  metrics::Family<metrics::Counter>& evaluations_;
+  DriftExport drift_export_;
 
   std::unique_ptr<pg::PgConnection> connection_;
   std::unique_ptr<triggers::Engine> engine_;

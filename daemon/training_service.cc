@@ -1,5 +1,6 @@
 #include "daemon/training_service.h"
 
+#include <cmath>
 #include <fstream>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,9 @@ namespace {
 
 constexpr const char* kSnapshotFile = "snapshot.safetensors";
 constexpr const char* kInitModelFile = "init_model.pt";
+// Trainings take from seconds (a linear model on a small window) to hours.
+const std::vector<double> kDurationBuckets = {1,   5,    15,   30,   60,   120,   300,
+                                              600, 1200, 1800, 3600, 7200, 14400, 28800};
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -41,7 +45,35 @@ struct TrainingService::Run {
   bool has_slot = false;                 // past the max_concurrent_runs queue
   bool done = false;
   RunResult result;
+  // Written by the run's threads before it ends, read when it has: when it got its slot, and
+  // the samples_per_s of each of the trainer's epoch lines.
+  std::optional<std::chrono::steady_clock::time_point> slot_at;
+  std::vector<double> epoch_rates;
 };
+
+TrainingMetrics::TrainingMetrics(metrics::Registry& registry)
+    : duration(registry.histogram(
+          "ctd_training_duration_seconds",
+          "Seconds a training run took from getting a slot (snapshot export included) to its "
+          "end, by final status; observed by the daemon that drove it.",
+          kDurationBuckets, {"pipeline", "status"})),
+      samples_per_second(registry.gauge(
+          "ctd_training_samples_per_second",
+          "Training samples per second of the last run that completed an epoch, over its "
+          "epochs' training steps (ctd-train's epoch lines; validation excluded).",
+          {"pipeline"})) {}
+
+std::optional<double> epochs_throughput(const std::vector<double>& epoch_rates) {
+  double inverse_sum = 0;
+  std::size_t epochs = 0;
+  for (const double rate : epoch_rates) {
+    if (!std::isfinite(rate) || rate <= 0) continue;
+    inverse_sum += 1 / rate;
+    ++epochs;
+  }
+  if (epochs == 0) return std::nullopt;
+  return static_cast<double>(epochs) / inverse_sum;
+}
 
 DatasetSelection dataset_selection(const config::PipelineOptions& p) {
   DatasetSelection s;
@@ -56,8 +88,12 @@ DatasetSelection dataset_selection(const config::PipelineOptions& p) {
 }
 
 TrainingService::TrainingService(TrainingSettings settings, std::string dsn, Launcher& launcher,
-                                 RunStore& store)
-    : settings_(std::move(settings)), dsn_(std::move(dsn)), launcher_(launcher), store_(store) {}
+                                 RunStore& store, TrainingMetrics* metrics)
+    : settings_(std::move(settings)),
+      dsn_(std::move(dsn)),
+      launcher_(launcher),
+      store_(store),
+      metrics_(metrics) {}
 
 TrainingService::~TrainingService() { shutdown("the daemon is stopping"); }
 
@@ -174,10 +210,22 @@ void TrainingService::drive(Run& run) {
     spdlog::warn("training run {} ({}) {}{}", run.run_id, run.request.pipeline.name,
                  named ? "" : std::string(state) + ": ", result.failure_reason);
   }
+  record_metrics(run, result.state);  // before wait() returns, so its caller sees them
   std::lock_guard lock(mutex_);
   run.result = std::move(result);
   run.done = true;
   changed_.notify_all();
+}
+
+void TrainingService::record_metrics(const Run& run, RunState state) const {
+  if (metrics_ == nullptr) return;
+  const std::string& pipeline = run.request.pipeline.name;
+  if (run.slot_at) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - *run.slot_at;
+    metrics_->duration.with({pipeline, std::string(run_state_name(state))}).observe(took.count());
+  }
+  if (const std::optional<double> rate = epochs_throughput(run.epoch_rates))
+    metrics_->samples_per_second.with({pipeline}).set(*rate);
 }
 
 RunResult TrainingService::execute(Run& run) {
@@ -202,6 +250,7 @@ RunResult TrainingService::execute(Run& run) {
     TrainingService* service;
     ~SlotGuard() { service->release_slot(); }
   } slot{this};
+  run.slot_at = std::chrono::steady_clock::now();
 
   const RunRequest& request = run.request;
   std::filesystem::create_directories(run.run_dir);
@@ -249,6 +298,9 @@ RunResult TrainingService::execute(Run& run) {
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return;
     if (j.value("phase", "") == "failed") failure_line = j;
+    if (j.value("phase", "") == "epoch" && j.contains("samples_per_s") &&
+        j["samples_per_s"].is_number())
+      run.epoch_rates.push_back(j["samples_per_s"].get<double>());
     try {
       store_.record_progress(run.run_id, j);
     } catch (const std::exception& e) {

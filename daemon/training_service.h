@@ -6,6 +6,10 @@
 // Each run is driven by its own thread; at most `max_concurrent_runs` trainers run at once,
 // the rest wait queued. The service never includes LibTorch: the trainer is another process.
 //
+// With TrainingMetrics (the daemon's), every run that got a slot is observed in
+// ctd_training_duration_seconds when it ends, and the trainer's throughput of each run that
+// completed an epoch sets ctd_training_samples_per_second.
+//
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
@@ -24,6 +28,7 @@
 
 #include "config/options.h"
 #include "daemon/launcher.h"
+#include "daemon/metrics.h"
 #include "daemon/run_store.h"
 #include "daemon/snapshot_export.h"
 #include "trainers/run_spec.h"
@@ -66,9 +71,27 @@ struct RunResult {
   nlohmann::json metrics;  // metrics.json of a succeeded run
 };
 
+// The service's Prometheus families (the daemon's; `ctd train` runs without them).
+struct TrainingMetrics {
+  explicit TrainingMetrics(metrics::Registry& registry);
+  // {pipeline,status}: seconds from the run getting a slot (so its snapshot export included,
+  // its wait in the queue not) to its end; status succeeded, failed or cancelled.
+  metrics::Family<metrics::Histogram>& duration;
+  // {pipeline}: the trainer's samples per second in the last run that completed an epoch, over
+  // its epochs' training steps (validation excluded), as ctd-train's epoch lines report them.
+  metrics::Family<metrics::Gauge>& samples_per_second;
+};
+
+// Samples per second over whole epochs from each epoch's rate: every epoch trains on the same
+// samples, so the total over the total time is the rates' harmonic mean. Rates that are not
+// finite and positive are ignored; nullopt when none is left.
+std::optional<double> epochs_throughput(const std::vector<double>& epoch_rates);
+
 class TrainingService {
  public:
-  TrainingService(TrainingSettings settings, std::string dsn, Launcher& launcher, RunStore& store);
+  // `metrics` (optional) must outlive the service.
+  TrainingService(TrainingSettings settings, std::string dsn, Launcher& launcher, RunStore& store,
+                  TrainingMetrics* metrics = nullptr);
   ~TrainingService();  // shutdown("the daemon is stopping")
   TrainingService(const TrainingService&) = delete;
   TrainingService& operator=(const TrainingService&) = delete;
@@ -100,11 +123,13 @@ class TrainingService {
   RunResult execute(Run& run);
   bool acquire_slot(Run& run);
   void release_slot();
+  void record_metrics(const Run& run, RunState state) const;
 
   TrainingSettings settings_;
   std::string dsn_;
   Launcher& launcher_;
   RunStore& store_;
+  TrainingMetrics* metrics_;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

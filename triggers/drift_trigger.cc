@@ -15,6 +15,21 @@ std::string percent(double share) {
   return text;
 }
 
+// Each feature's decision in a check: what describe() keeps of it (the full statistics are in
+// a fire's evidence).
+nlohmann::json feature_summaries(const drift::DriftReport& report) {
+  nlohmann::json features = nlohmann::json::array();
+  for (const drift::FeatureDrift& f : report.features) {
+    features.push_back({{"feature", f.feature},
+                        {"metric", drift::to_string(f.metric)},
+                        {"evaluated", f.evaluated},
+                        {"value", f.value},
+                        {"threshold", f.threshold},
+                        {"drifted", f.drifted}});
+  }
+  return features;
+}
+
 }  // namespace
 
 std::string validate(const DriftTriggerOptions& options) {
@@ -112,7 +127,8 @@ void DriftTrigger::run_check() {
                  {"drifted", report.dataset.drifted},
                  {"drifted_features", report.dataset.drifted_features},
                  {"evaluated_features", report.dataset.evaluated_features},
-                 {"share", report.dataset.share}};
+                 {"share", report.dataset.share},
+                 {"features", feature_summaries(report)}};
   if (!report.dataset.drifted) return;
   Fire fire;
   fire.trigger = options_.name;

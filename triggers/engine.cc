@@ -185,7 +185,9 @@ std::vector<Fire> Engine::evaluate_triggers(TimePoint now) {
   std::vector<Fire> fires;
   for (auto& trigger : triggers_) {
     if (!trigger->ready()) continue;
-    if (std::optional<Fire> fire = trigger->evaluate(now)) fires.push_back(std::move(*fire));
+    std::optional<Fire> fire = trigger->evaluate(now);
+    if (listener_) listener_(*trigger, fire ? &*fire : nullptr);
+    if (fire) fires.push_back(std::move(*fire));
   }
   return fires;
 }

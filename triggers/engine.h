@@ -33,6 +33,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,11 @@ struct Decision {
   nlohmann::json to_json() const;
 };
 
+// Told of every evaluation the engine makes of a top-level trigger, with its fire or null
+// (triggers warming up are not evaluated, so not reported). Called on the engine's thread,
+// inside the engine call that evaluated; it must not call the engine.
+using EvaluationListener = std::function<void(const Trigger& trigger, const Fire* fire)>;
+
 class Engine {
  public:
   // Errors on duplicate trigger names, a null trigger or negative limits.
@@ -112,6 +118,9 @@ class Engine {
   // The training started by the last kStartTraining decision ended (or never launched).
   // `promoted`: the model it produced when that model was promoted, else null.
   Decision training_finished(TrainingOutcome outcome, const ModelContext* promoted = nullptr);
+
+  // Replaces the evaluation listener (none by default; an empty function removes it).
+  void set_evaluation_listener(EvaluationListener listener) { listener_ = std::move(listener); }
 
   bool training_in_flight() const { return in_flight_; }
   int consecutive_failures() const { return consecutive_failures_; }
@@ -149,6 +158,7 @@ class Engine {
   std::optional<TrainingOutcome> last_outcome_;
   int consecutive_failures_ = 0;
   std::int64_t trainings_started_ = 0;
+  EvaluationListener listener_;
 };
 
 }  // namespace ctd::triggers

@@ -77,9 +77,9 @@ class ApiTest : public ::testing::Test {
                         *context_);
   }
 
-  int add_version(const std::string& content) {
+  int add_version(const std::string& content, const std::string& model = "fraud") {
     registry::NewVersion v;
-    v.model = "fraud";
+    v.model = model;
     v.artifact = tmp_.write("model-" + std::to_string(++files_) + ".pt", content);
     v.manifest = {{"task", "binary"}};
     v.metrics = {{"validation", {{"roc_auc", 0.9}}}};
@@ -217,6 +217,35 @@ TEST_F(ApiTest, ModelsVersionsAndLineage) {
   EXPECT_EQ(r.body["error"]["code"], "not_found");
   EXPECT_EQ(call("GET", "/v1/models/fraud/versions/x", kReadToken).status, 400);
   EXPECT_EQ(call("GET", "/v1/models/fraud/versions?cursor=-1", kReadToken).status, 400);
+}
+
+TEST_F(ApiTest, ModelsArePagedByName) {
+  add_version("z", "zeta");  // created first: pages follow names, not ids
+  add_version("f1");
+  add_version("f2");
+  add_version("a", "alpha");
+  Reply r = call("GET", "/v1/models?limit=2", kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 2u);
+  EXPECT_EQ(r.body["items"][0]["model"], "alpha");
+  EXPECT_EQ(r.body["items"][1]["model"], "fraud");
+  EXPECT_EQ(r.body["items"][1]["version_count"], 2);
+  ASSERT_TRUE(r.body["next_cursor"].is_string()) << r.body;
+  r = call("GET", "/v1/models?limit=2&cursor=" + r.body["next_cursor"].get<std::string>(),
+           kReadToken);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["items"].size(), 1u);
+  EXPECT_EQ(r.body["items"][0]["model"], "zeta");
+  EXPECT_TRUE(r.body["next_cursor"].is_null());
+
+  r = call("GET", "/v1/models", kReadToken);  // default limit 50: all on one page
+  ASSERT_EQ(r.body["items"].size(), 3u);
+  EXPECT_TRUE(r.body["next_cursor"].is_null());
+  for (const char* bad : {"limit=0", "limit=501", "cursor=x", "cursor=-1", "cursor=999999"}) {
+    r = call("GET", std::string("/v1/models?") + bad, kReadToken);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.body["error"]["code"], "bad_request") << bad;
+  }
 }
 
 TEST_F(ApiTest, PromoteNeedsTheGateOrAnExplicitOverrideAndRollbackGoesBack) {
@@ -426,6 +455,14 @@ TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
       const bool mutating = upper != "GET";
       EXPECT_TRUE(operation["responses"].contains("401")) << path;
       EXPECT_EQ(operation["responses"].contains("403"), mutating) << path;
+      // Paged lists document their page parameters.
+      if (operation["responses"]["200"].dump().find("#/components/schemas/Page") !=
+          std::string::npos) {
+        std::set<std::string> parameters;
+        for (const auto& parameter : operation["parameters"])
+          parameters.insert(parameter["name"].get<std::string>());
+        EXPECT_TRUE(parameters.count("limit") && parameters.count("cursor")) << path;
+      }
     }
   for (const auto& route : router_.routes()) routed.emplace(route.method, route.pattern);
   EXPECT_EQ(documented, routed);

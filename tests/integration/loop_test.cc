@@ -55,6 +55,22 @@ class LoopTest : public ::testing::Test {
 
   long long count(const std::string& sql) { return db_->exec(sql).integer(0, 0); }
 
+  static std::string metrics_text(DaemonProcess& d) {
+    const auto reply = http_get(d.http_port(), "/metrics");
+    return reply && reply->status == 200 ? reply->body : "";
+  }
+  // The value of `series` (name{labels} exactly as rendered) on the daemon's /metrics, once it
+  // is there (polled for at most `timeout`).
+  static std::optional<double> eventually_sample(DaemonProcess& d, const std::string& series,
+                                                 std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto value = metric_sample(metrics_text(d), series)) return value;
+      std::this_thread::sleep_for(250ms);
+    }
+    return metric_sample(metrics_text(d), series);
+  }
+
   bool eventually(const std::string& sql, long long want, std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -194,6 +210,25 @@ TEST_F(LoopTest, NewSamplesTriggerATrainingThatIsGatedAndLinked) {
   EXPECT_NE(std::string(row.text(0, 7)).find("trigger: fresh:"), std::string::npos)
       << row.text(0, 7);
   EXPECT_EQ(count("SELECT count(*) FROM training_runs"), 1);
+  // The training was timed before its model was gated; the trigger was evaluated (it fired);
+  // no drift trigger, no drift series.
+  std::string text = metrics_text(*d);
+  EXPECT_EQ(
+      metric_sample(text,
+                    R"(ctd_training_duration_seconds_count{pipeline="fraud",status="succeeded"})"),
+      1)
+      << text;
+  EXPECT_GT(metric_sample(text, R"(ctd_training_samples_per_second{pipeline="fraud"})").value_or(0),
+            0)
+      << text;
+  EXPECT_GE(
+      metric_sample(
+          text,
+          R"(ctd_trigger_evaluations_total{pipeline="fraud",trigger="fresh",kind="new_data"})")
+          .value_or(0),
+      1)
+      << text;
+  EXPECT_EQ(text.find("ctd_drift_statistic{"), std::string::npos) << text;
 
   // A restart resumes from the newest training's snapshot: no second training for old data.
   d->signal(SIGTERM);
@@ -506,6 +541,21 @@ TEST_F(LoopTest, DriftInTheInferencesTriggersARetraining) {
       db_->exec("SELECT status, reason, evidence FROM trigger_events WHERE kind = 'drift'");
   EXPECT_EQ(event.text(0, 0), "started") << event.text(0, 1);
   EXPECT_NE(std::string(event.text(0, 2)).find("\"a\""), std::string::npos) << event.text(0, 2);
+  // The check that fired is the trigger's last: its statistic for a, past its threshold.
+  const std::string labels =
+      R"({pipeline="fraud",trigger="shift",feature="a",statistic="wasserstein"})";
+  const std::optional<double> statistic =
+      eventually_sample(*d, "ctd_drift_statistic" + labels, 30s);
+  ASSERT_TRUE(statistic) << metrics_text(*d);
+  const auto fired = db_->exec(
+      "SELECT (evidence->'features'->0->>'value')::float8, "
+      "(evidence->'features'->0->>'threshold')::float8 FROM trigger_events WHERE kind = 'drift'");
+  EXPECT_NEAR(*statistic, std::stod(std::string(fired.text(0, 0))), 1e-9);
+  const std::optional<double> threshold =
+      metric_sample(metrics_text(*d), "ctd_drift_threshold" + labels);
+  ASSERT_TRUE(threshold);
+  EXPECT_NEAR(*threshold, std::stod(std::string(fired.text(0, 1))), 1e-12);
+  EXPECT_GT(*statistic, *threshold);
   EXPECT_TRUE(eventually("SELECT count(*) FROM model_versions", 2, 90s)) << d->log();
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_exit(60s), 0) << d->log();

@@ -11,11 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/launcher.h"
+#include "daemon/metrics.h"
 #include "daemon/pg.h"
 #include "daemon/run_store.h"
 #include "daemon/schema.h"
 #include "daemon/snapshot_export.h"
 #include "daemon/training_service.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/run_program.h"
 #include "tests/support/temp_dir.h"
@@ -349,6 +351,67 @@ TEST_F(TrainingTest, MisbehavingTrainersFailOnlyTheirOwnRun) {
   training::TrainingService real(settings(kTrainer), dsn_, launcher, store);
   const auto ok = real.start(request(3));
   EXPECT_EQ(real.wait(ok).state, RunState::kSucceeded);
+}
+
+TEST_F(TrainingTest, RunsAreTimedByStatusAndTheirEpochThroughputIsRecorded) {
+  insert_samples(1, 400, 0);
+  training::RunStore store(dsn_, "test:1");
+  training::LocalProcessLauncher launcher;
+  metrics::Registry registry;
+  training::TrainingMetrics metrics(registry);
+  const std::string failed =
+      R"(ctd_training_duration_seconds_count{pipeline="fraud",status="failed"})";
+  const std::string succeeded =
+      R"(ctd_training_duration_seconds_count{pipeline="fraud",status="succeeded"})";
+  const std::string throughput = R"(ctd_training_samples_per_second{pipeline="fraud"})";
+
+  // Two epochs at 100 and 300 samples/s (the same samples each): 150 samples/s over both.
+  training::TrainingService epochs(
+      settings(script("epochs.sh",
+                      "echo '{\"phase\":\"epoch\",\"epoch\":1,\"samples_per_s\":100}';"
+                      " echo '{\"phase\":\"epoch\",\"epoch\":2,\"samples_per_s\":300}'; exit 3")),
+      dsn_, launcher, store, &metrics);
+  ASSERT_EQ(epochs.wait(epochs.start(request())).state, RunState::kFailed);
+  std::string text = registry.render();
+  EXPECT_EQ(testing::metric_sample(text, failed), 1) << text;
+  EXPECT_EQ(testing::metric_sample(text, succeeded), std::nullopt) << text;
+  ASSERT_TRUE(testing::metric_sample(text, throughput)) << text;
+  EXPECT_DOUBLE_EQ(*testing::metric_sample(text, throughput), 150);
+
+  // A run without a completed epoch is timed but leaves the throughput as it was.
+  training::TrainingService crash(settings(script("crash.sh", "kill -SEGV $$")), dsn_, launcher,
+                                  store, &metrics);
+  ASSERT_EQ(crash.wait(crash.start(request())).state, RunState::kFailed);
+  text = registry.render();
+  EXPECT_EQ(testing::metric_sample(text, failed), 2) << text;
+  EXPECT_DOUBLE_EQ(*testing::metric_sample(text, throughput), 150);
+
+  // The real trainer: its own epoch lines give the figure.
+  training::TrainingService real(settings(kTrainer), dsn_, launcher, store, &metrics);
+  const auto run_id = real.start(request(3));
+  const training::RunResult result = real.wait(run_id);
+  ASSERT_EQ(result.state, RunState::kSucceeded) << result.failure_reason;
+  std::vector<double> rates;
+  std::ifstream log(result.run_dir / "stdout.log");
+  for (std::string line; std::getline(log, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("phase", "") == "epoch")
+      rates.push_back(j["samples_per_s"].get<double>());
+  }
+  ASSERT_EQ(rates.size(), 3u);
+  text = registry.render();
+  EXPECT_EQ(testing::metric_sample(text, succeeded), 1) << text;
+  EXPECT_DOUBLE_EQ(*testing::metric_sample(text, throughput),
+                   3 / (1 / rates[0] + 1 / rates[1] + 1 / rates[2]));
+  // Every observation lies in the buckets: the +Inf bucket counts all three runs' ends.
+  EXPECT_EQ(
+      testing::metric_sample(
+          text,
+          R"(ctd_training_duration_seconds_bucket{pipeline="fraud",status="failed",le="+Inf"})"),
+      2);
+  EXPECT_GT(*testing::metric_sample(
+                text, R"(ctd_training_duration_seconds_sum{pipeline="fraud",status="succeeded"})"),
+            0);
 }
 
 TEST_F(TrainingTest, RunsAbandonedByADeadDaemonAreMarkedFailed) {

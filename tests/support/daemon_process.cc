@@ -64,6 +64,13 @@ std::optional<HttpReply> http_get(int port, const std::string& path) {
   return HttpReply{std::stoi(response.substr(9, 3)), response.substr(header_end + 4)};
 }
 
+std::optional<double> metric_sample(const std::string& text, const std::string& series) {
+  const std::string all = "\n" + text;
+  const std::size_t at = all.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(all.substr(at + series.size() + 2));
+}
+
 bool accepts_connections(int port) {
   const int fd = connect_loopback(port);
   if (fd < 0) return false;

@@ -25,6 +25,10 @@ struct HttpReply {
 };
 std::optional<HttpReply> http_get(int port, const std::string& path);
 
+// The value of the sample `series` (name{labels} exactly as rendered) in a Prometheus text
+// exposition; nullopt when there is no such sample.
+std::optional<double> metric_sample(const std::string& text, const std::string& series);
+
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool accepts_connections(int port);
 

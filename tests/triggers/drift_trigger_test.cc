@@ -152,6 +152,20 @@ TEST(DriftTrigger, TumblingWindowFiresOnceWithEvidence) {
   EXPECT_EQ(e["features"][2]["current"]["unseen"], 500);
   EXPECT_EQ(e["features"][2]["current"]["unseen_examples"]["jp"], 500);
   EXPECT_EQ(e["features"][2]["drifted"], true);
+
+  // describe() keeps each feature's decision of the last check (the metrics export reads it).
+  const nlohmann::json last = trigger->describe()["last_check"]["features"];
+  ASSERT_EQ(last.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(last[i]["feature"], e["features"][i]["feature"]);
+    EXPECT_EQ(last[i]["metric"], e["features"][i]["metric"]);
+    EXPECT_EQ(last[i]["value"], e["features"][i]["value"]);
+    EXPECT_EQ(last[i]["threshold"], e["features"][i]["threshold"]);
+    EXPECT_EQ(last[i]["drifted"], e["features"][i]["drifted"]);
+    EXPECT_EQ(last[i]["evaluated"], true);
+  }
+  EXPECT_EQ(last[0]["metric"], "wasserstein");
+  EXPECT_EQ(last[2]["metric"], "jensen_shannon");
 }
 
 TEST(DriftTrigger, SlidingWindowChecksEveryPaneOverTheLastSizeRows) {

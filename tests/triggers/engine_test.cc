@@ -481,6 +481,30 @@ TEST(Engine, HistoryCarriesLimitsAcrossRestarts) {
   EXPECT_EQ(backing_off.not_before, kStart + minutes(2));
 }
 
+TEST(Engine, TheEvaluationListenerSeesEveryEvaluationAndItsFire) {
+  Fixture f({});
+  std::vector<std::pair<std::string, std::string>> seen;  // trigger, its fire's trigger or ""
+  f.engine->set_evaluation_listener([&](const Trigger& trigger, const Fire* fire) {
+    seen.emplace_back(trigger.name(), fire != nullptr ? fire->trigger : "");
+  });
+  f.b_knobs.ready = false;  // warming up: not evaluated, so not reported
+  f.engine->tick();
+  f.a_knobs.fire_next = true;
+  f.engine->on_labels(*OwnedLabels::unscored(1, 10, kStart));
+  f.b_knobs.ready = true;
+  f.engine->tick();
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"a", ""}, {"a", "a"}, {"a", ""}, {"b", ""}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(f.a_log.evaluations, 3);
+  EXPECT_EQ(f.b_log.evaluations, 1);
+
+  f.engine->set_evaluation_listener({});  // removed: evaluations go on unreported
+  f.engine->tick();
+  EXPECT_EQ(seen.size(), expected.size());
+  EXPECT_EQ(f.a_log.evaluations, 4);
+}
+
 TEST(Engine, InvalidConfiguration) {
   ManualClock clock(kStart);
   FakeTrigger::Knobs knobs;

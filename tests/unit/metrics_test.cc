@@ -182,6 +182,33 @@ TEST(MetricsTest, WithReturnsTheSameChildForTheSameValues) {
   EXPECT_NE(&family.with({"x"}), &family.with({"y"}));
 }
 
+TEST(MetricsTest, RetiredChildIsNotRenderedUntilLookedUpAgain) {
+  Registry registry;
+  auto& drift = registry.gauge("ctd_drift", "Drift.", {"feature"});
+  Gauge& age = drift.with({"age"});
+  age.set(0.5);
+  drift.with({"income"}).set(0.25);
+  drift.retire({"age"});
+  drift.retire({"height"});  // no such child: nothing to retire, nothing created
+  EXPECT_EQ(registry.render(),
+            "# HELP ctd_drift Drift.\n"
+            "# TYPE ctd_drift gauge\n"
+            "ctd_drift{feature=\"income\"} 0.25\n");
+  int visited = 0;
+  drift.for_each([&](const LabelValues& values, const Gauge&) {
+    EXPECT_EQ(values, LabelValues{"income"});
+    ++visited;
+  });
+  EXPECT_EQ(visited, 1);
+  age.set(0.75);  // the reference stays valid while retired
+  EXPECT_EQ(&drift.with({"age"}), &age);
+  EXPECT_EQ(registry.render(),
+            "# HELP ctd_drift Drift.\n"
+            "# TYPE ctd_drift gauge\n"
+            "ctd_drift{feature=\"age\"} 0.75\n"
+            "ctd_drift{feature=\"income\"} 0.25\n");
+}
+
 TEST(MetricsTest, NegativeCounterIncrementIsIgnored) {
   Registry registry;
   auto& counter = registry.counter("c", "C.").get();
