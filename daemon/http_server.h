@@ -101,8 +101,9 @@ class HttpServer {
  public:
   // Binds and listens immediately (throws std::system_error if it cannot); port 0 picks one.
   // With `tls` (daemon/tls.h's server_context) every connection must speak TLS: the limits
-  // apply to it as to plain HTTP, after the handshake; a plain HTTP request gets one plain 400
-  // (code tls_required) and the connection is closed.
+  // apply to it as to plain HTTP, after the handshake; a plain HTTP request (GET, HEAD, POST or
+  // PUT: what OpenSSL recognises) gets one plain 400 (code tls_required), anything else that
+  // is not TLS is closed.
   HttpServer(boost::asio::io_context& io, const std::string& address, std::uint16_t port,
              Router router, ServerLimits limits = {},
              std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
