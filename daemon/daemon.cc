@@ -375,9 +375,9 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   }
   config::Options running_options = options;  // what a reload compares the file with
+  ServiceNotifier notifier;                   // systemd: READY, STOPPING, WATCHDOG
   std::shared_ptr<boost::asio::ssl::context> tls_context;  // http.tls; null: plain HTTP
   if (!load_server_tls(options, tls_context)) return 2;
-  ServiceNotifier notifier;  // systemd: READY, STOPPING, WATCHDOG
   notifier.status("starting: checking the schema");
   if (!ensure_schema(options, flags)) return 2;
   const std::shared_ptr<const api::TokenSet> tokens = load_tokens(options);
@@ -471,8 +471,7 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     limits.max_body_bytes = kMaxBodyBytes;
     http::Router router = make_router(options, prober, registry, ingestors, tokens, api_context);
     router.set_observer(request_metrics(registry));
-    limits.handshake_timeout = options.http.tls ? options.http.tls->handshake_timeout
-                                                : limits.handshake_timeout;
+    if (options.http.tls) limits.handshake_timeout = options.http.tls->handshake_timeout;
     server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
                                                 std::move(router), limits, tls_context);
   } catch (const std::exception& e) {
@@ -529,6 +528,8 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     spdlog::info("received SIGHUP, re-reading {}", flags.config_path);
     const ReloadResult reload = reload_config(flags.config_path, running_options, reload_tls);
     notifier.status(!reload.read ? "serving; the last SIGHUP found configuration errors"
+                    : !reload.tls_error.empty()
+                        ? "serving; the TLS certificate did not reload: see the log"
                     : reload.diff.needs_restart.empty()
                         ? "serving; configuration reloaded"
                         : "serving; changes need a restart: see the log");
