@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "config/training_reader.h"
+
 namespace ctd::config::internal {
 namespace {
 
@@ -12,8 +14,8 @@ constexpr std::string_view kAlertsKeys[] = {
     "alertmanager",     "webhooks",     "labels",       "queue_size",  "timeout_ms",
     "retry_initial_ms", "retry_max_ms", "max_attempts", "event_ttl_s", "evaluation_interval_s",
     "quarantine_rate",  "consumer_lag", "model_stale_s"};
-constexpr std::string_view kAlertmanagerKeys[] = {"url"};
-constexpr std::string_view kWebhookKeys[] = {"name", "url", "secret_env"};
+constexpr std::string_view kAlertmanagerKeys[] = {"url", "ca_file"};
+constexpr std::string_view kWebhookKeys[] = {"name", "url", "secret_env", "ca_file"};
 
 constexpr Range kQueueSizeRange{1, 1'000'000};
 constexpr Range kTimeoutMsRange{100, 60'000};
@@ -33,20 +35,34 @@ bool is_valid_label_name(const std::string& name) {
   });
 }
 
-// An http:// URL (the client speaks plain HTTP only, daemon/http_client.h).
+// An http:// or https:// URL with a host (daemon/http_client.h judges the rest at start-up).
 std::optional<std::string> read_url(ErrorSink& errors, const std::optional<Field>& field) {
   std::optional<std::string> url = read_string(errors, field);
-  if (url && (!url->starts_with("http://") || url->size() == 7)) {
-    errors.at(
-        field->mark, field->path,
-        fmt::format("'{}' is not an http:// URL (https receivers are not supported yet)", *url));
+  if (!url) return url;
+  const std::string_view scheme = url->starts_with("https://") ? "https://" : "http://";
+  if (!url->starts_with(scheme) || url->size() == scheme.size()) {
+    errors.at(field->mark, field->path,
+              fmt::format("'{}' is not an http:// or https:// URL", *url));
     return std::nullopt;
   }
   return url;
 }
 
+// `ca_file` of a destination: a path, only with an https:// URL (it would silently do nothing
+// over plain HTTP).
+std::optional<std::string> read_ca_file(const MapReader& map, const std::optional<std::string>& url,
+                                        const std::filesystem::path& config_dir) {
+  const std::optional<Field> field = map.find("ca_file");
+  if (field && url && !url->starts_with("https://")) {
+    map.reject("ca_file", "only allowed with an https:// url");
+    return std::nullopt;
+  }
+  return read_path(map.errors(), field, config_dir);
+}
+
 WebhookOptions read_webhook(const Field& item, UniqueNames& names,
-                            const std::map<std::string, std::string>& env, ErrorSink& errors) {
+                            const std::map<std::string, std::string>& env,
+                            const std::filesystem::path& config_dir, ErrorSink& errors) {
   const MapReader map(errors, item, kWebhookKeys);
   WebhookOptions out;
   const std::optional<Field> name_field = map.require("name");
@@ -59,7 +75,9 @@ WebhookOptions read_webhook(const Field& item, UniqueNames& names,
     names.check(errors, *name, *name_field);
     out.name = std::move(*name);
   }
-  assign(out.url, read_url(errors, map.require("url")));
+  const std::optional<std::string> url = read_url(errors, map.require("url"));
+  assign(out.url, url);
+  out.ca_file = read_ca_file(map, url, config_dir);
   const std::optional<Field> secret_field = map.find("secret_env");
   if (std::optional<std::string> variable = read_string(errors, secret_field)) {
     const auto found = env.find(*variable);
@@ -97,17 +115,19 @@ void read_retry(const MapReader& map, AlertsOptions& out) {
 
 }  // namespace
 
-AlertsOptions read_alerts(const MapReader& root, const std::map<std::string, std::string>& env) {
+AlertsOptions read_alerts(const MapReader& root, const std::map<std::string, std::string>& env,
+                          const std::filesystem::path& config_dir) {
   const MapReader map = root.map("alerts", kAlertsKeys);
   ErrorSink& errors = map.errors();
   AlertsOptions out;
   if (map.find("alertmanager")) {
     const MapReader alertmanager = map.map("alertmanager", kAlertmanagerKeys);
     out.alertmanager_url = read_url(errors, alertmanager.require("url"));
+    out.alertmanager_ca_file = read_ca_file(alertmanager, out.alertmanager_url, config_dir);
   }
   UniqueNames names("webhook name");
   for (const Field& item : read_list(errors, map.find("webhooks")).value_or(std::vector<Field>()))
-    out.webhooks.push_back(read_webhook(item, names, env, errors));
+    out.webhooks.push_back(read_webhook(item, names, env, config_dir, errors));
   const MapReader labels = map.map("labels", kAnyKey);
   for (const MapReader::Entry& entry : labels.entries()) {
     if (!is_valid_label_name(entry.key)) {

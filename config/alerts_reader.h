@@ -6,6 +6,7 @@
 // Thread-safety: a pure function over one parse's readers.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -14,6 +15,8 @@
 
 namespace ctd::config::internal {
 
-AlertsOptions read_alerts(const MapReader& root, const std::map<std::string, std::string>& env);
+// Relative `ca_file` paths are resolved against `config_dir`.
+AlertsOptions read_alerts(const MapReader& root, const std::map<std::string, std::string>& env,
+                          const std::filesystem::path& config_dir);
 
 }  // namespace ctd::config::internal

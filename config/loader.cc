@@ -55,6 +55,7 @@ using internal::read_dataset;
 using internal::read_int;
 using internal::read_list;
 using internal::read_number;
+using internal::read_path;
 using internal::read_promotion;
 using internal::read_registry_options;
 using internal::read_run_defaults;
@@ -77,6 +78,7 @@ constexpr Range kRetryInitialMsRange{1, 60'000};
 constexpr Range kRetryMaxMsRange{1, 3'600'000};
 constexpr Range kEmbeddedPartitionsRange{1, 1'024};
 constexpr Range kPortRange{0, 65'535};
+constexpr Range kHandshakeTimeoutRange{1, 300};
 constexpr Range kNumClassesRange{2, 10'000};
 constexpr Range kDrainTimeoutSecondsRange{1, 3'600};
 // The enumerations (kFeatureTypes, kLabelKinds, ...) are in config/internal.h.
@@ -91,8 +93,10 @@ constexpr std::string_view kKafkaKeys[] = {"brokers", "group_id", "embedded_part
 constexpr std::string_view kIngestKeys[] = {"batch_max_records", "batch_max_wait_ms",
                                             "max_message_bytes", "quarantine_raw_max_bytes",
                                             "retry_initial_ms",  "retry_max_ms"};
-constexpr std::string_view kHttpKeys[] = {"listen_address", "port", "auth"};
+constexpr std::string_view kHttpKeys[] = {"listen_address", "port", "auth", "tls"};
 constexpr std::string_view kHttpAuthKeys[] = {"tokens_file", "protect_health"};
+constexpr std::string_view kHttpTlsKeys[] = {"cert_file", "key_file", "client_ca_file",
+                                             "handshake_timeout_s"};
 constexpr std::string_view kLogKeys[] = {"level", "format", "output"};
 constexpr std::string_view kShutdownKeys[] = {"drain_timeout_s", "running_training"};
 constexpr std::string_view kPipelineKeys[] = {"name",    "topics",   "features",  "label",
@@ -182,6 +186,19 @@ void read_ingest(ParseContext& ctx, const MapReader& root, IngestOptions& out) {
       initial.has_value() == initial_field.has_value() && max.has_value() == max_field.has_value());
 }
 
+// `http.tls`, present: the certificate and key are required (a `tls:` without them is an
+// error, never plain HTTP by accident). Whether the files exist is judged when they are loaded.
+TlsOptions read_tls(ParseContext& ctx, const MapReader& http) {
+  const MapReader map = http.map("tls", kHttpTlsKeys);
+  TlsOptions tls;
+  assign(tls.cert_file, read_path(ctx.errors, map.require("cert_file"), ctx.config_dir));
+  assign(tls.key_file, read_path(ctx.errors, map.require("key_file"), ctx.config_dir));
+  tls.client_ca_file = read_path(ctx.errors, map.find("client_ca_file"), ctx.config_dir);
+  assign(tls.handshake_timeout,
+         read_int(ctx.errors, map.find("handshake_timeout_s"), kHandshakeTimeoutRange));
+  return tls;
+}
+
 void read_http(ParseContext& ctx, const MapReader& root, HttpOptions& out) {
   const MapReader map = root.map("http", kHttpKeys);
   assign(out.listen_address, read_string(ctx.errors, map.find("listen_address")));
@@ -190,6 +207,7 @@ void read_http(ParseContext& ctx, const MapReader& root, HttpOptions& out) {
   std::optional<std::string> tokens_file = read_string(ctx.errors, auth.find("tokens_file"));
   if (tokens_file) out.tokens_file = absolute_path(*tokens_file, ctx.config_dir);
   assign(out.protect_health, read_bool(ctx.errors, auth.find("protect_health")));
+  if (map.find("tls")) out.tls = read_tls(ctx, map);
 }
 
 void read_log(ParseContext& ctx, const MapReader& root, LogOptions& out) {
@@ -367,7 +385,7 @@ Options read_options(ErrorSink& errors, const YAML::Node& root, const Environmen
   read_log(ctx, map, options.log);
   options.training = read_training_options(map, ctx.config_dir);
   options.registry = read_registry_options(map, ctx.config_dir);
-  options.alerts = internal::read_alerts(map, ctx.env);
+  options.alerts = internal::read_alerts(map, ctx.env, ctx.config_dir);
   read_shutdown(ctx, map, options.shutdown);
   read_pipelines(ctx, map, options.pipelines);
   return options;

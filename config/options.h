@@ -153,6 +153,19 @@ struct IngestOptions {
   std::chrono::milliseconds retry_max{10000};     // ... and its cap
 };
 
+// "http.tls" (optional): the HTTP port speaks HTTPS only (daemon/tls.h). Paths are absolute;
+// the files are read when `ctd run` starts and again on SIGHUP (certificate rotation), not here.
+struct TlsOptions {
+  std::string cert_file;  // "cert_file": PEM, the server certificate first, then its chain
+  std::string key_file;   // "key_file": PEM, the certificate's private key, unencrypted
+  // "client_ca_file": when set, every client must present a certificate issued by one of the
+  // CAs in this PEM file (mutual TLS); bearer tokens still apply on top.
+  std::optional<std::string> client_ca_file;
+  // "handshake_timeout_s": a connection that has not completed its TLS handshake within this
+  // is closed, 1..300.
+  std::chrono::seconds handshake_timeout{10};
+};
+
 struct HttpOptions {
   std::string listen_address = "127.0.0.1";  // env override: CTD_HTTP_ADDRESS
   std::uint16_t port = 8080;                 // 0 = pick a free port (logged); env: CTD_HTTP_PORT
@@ -162,6 +175,7 @@ struct HttpOptions {
   std::string tokens_file;
   // "auth.protect_health": /healthz, /readyz and /metrics require a read token too.
   bool protect_health = false;
+  std::optional<TlsOptions> tls;  // "tls": absent = plain HTTP
 };
 
 // How training runs are executed: each run is a ctd-train child process in its own directory.
@@ -201,7 +215,10 @@ struct RegistryOptions {
 // One generic webhook receiver of ops alerts (the "alerts.webhooks" list).
 struct WebhookOptions {
   std::string name;  // "name": [a-z0-9_-]{1,63}, unique
-  std::string url;   // "url": http://host[:port]/path
+  std::string url;   // "url": http[s]://host[:port]/path
+  // "ca_file" (https only): the PEM CAs that verify the receiver's certificate instead of the
+  // system's store. Absolute.
+  std::optional<std::string> ca_file;
   // The HMAC-SHA256 signing key, read from the CTD_* environment variable named by
   // "secret_env" (never from the file); empty: deliveries are not signed.
   std::string secret;
@@ -212,6 +229,8 @@ struct WebhookOptions {
 // nothing is sent.
 struct AlertsOptions {
   std::optional<std::string> alertmanager_url;  // "alertmanager.url": POST {url}/api/v2/alerts
+  // "alertmanager.ca_file" (https only): as WebhookOptions::ca_file.
+  std::optional<std::string> alertmanager_ca_file;
   std::vector<WebhookOptions> webhooks;         // "webhooks"
   std::map<std::string, std::string> labels;    // "labels": added to every alert
   std::size_t queue_size = 1000;                // "queue_size": per destination, 1..1000000

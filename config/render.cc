@@ -178,6 +178,7 @@ void emit_alerts(YAML::Emitter& out, const AlertsOptions& alerts) {
   if (alerts.alertmanager_url) {
     out << YAML::Key << "alertmanager" << YAML::Value << YAML::BeginMap;
     emit(out, "url", *alerts.alertmanager_url);
+    if (alerts.alertmanager_ca_file) emit(out, "ca_file", *alerts.alertmanager_ca_file);
     out << YAML::EndMap;
   }
   if (!alerts.webhooks.empty()) {
@@ -187,6 +188,7 @@ void emit_alerts(YAML::Emitter& out, const AlertsOptions& alerts) {
       emit(out, "name", webhook.name);
       emit(out, "url", webhook.url);
       if (!webhook.secret_env.empty()) emit(out, "secret_env", webhook.secret_env);
+      if (webhook.ca_file) emit(out, "ca_file", *webhook.ca_file);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -518,6 +520,14 @@ void emit_server_and_log(YAML::Emitter& out, const HttpOptions& http, const LogO
   if (!http.tokens_file.empty()) emit(out, "tokens_file", http.tokens_file);
   emit(out, "protect_health", http.protect_health);
   out << YAML::EndMap;
+  if (http.tls) {
+    out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+    emit(out, "cert_file", http.tls->cert_file);
+    emit(out, "key_file", http.tls->key_file);
+    if (http.tls->client_ca_file) emit(out, "client_ca_file", *http.tls->client_ca_file);
+    emit(out, "handshake_timeout_s", http.tls->handshake_timeout.count());
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   emit(out, "level", log.level);

@@ -25,15 +25,19 @@ bool success(int status) { return status >= 200 && status < 300; }
 class AlertmanagerDestination final : public Destination {
  public:
   AlertmanagerDestination(http::HttpUrl url, std::chrono::milliseconds timeout,
-                          std::string generator_url)
-      : url_(std::move(url)), timeout_(timeout), generator_url_(std::move(generator_url)) {
+                          std::string generator_url, tls::ClientTls tls)
+      : url_(std::move(url)),
+        timeout_(timeout),
+        generator_url_(std::move(generator_url)),
+        tls_(std::move(tls)) {
     if (!url_.target.ends_with('/')) url_.target += '/';
     url_.target += "api/v2/alerts";
   }
   const std::string& name() const override { return name_; }
   void send(const Alert& alert) override {
     const auto response = http::post(url_, {{"Content-Type", "application/json"}},
-                                     alertmanager_body({alert}, generator_url_), timeout_);
+                                     alertmanager_body({alert}, generator_url_), timeout_,
+                                     tls_);
     if (!success(response.status)) {
       throw std::runtime_error(fmt::format("alertmanager answered {}: {}", response.status,
                                            response.body.substr(0, 200)));
@@ -45,16 +49,18 @@ class AlertmanagerDestination final : public Destination {
   http::HttpUrl url_;
   std::chrono::milliseconds timeout_;
   std::string generator_url_;
+  tls::ClientTls tls_;
 };
 
 class WebhookDestination final : public Destination {
  public:
   WebhookDestination(std::string name, http::HttpUrl url, std::string secret,
-                     std::chrono::milliseconds timeout)
+                     std::chrono::milliseconds timeout, tls::ClientTls tls)
       : name_("webhook:" + name),
         url_(std::move(url)),
         secret_(std::move(secret)),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        tls_(std::move(tls)) {}
   const std::string& name() const override { return name_; }
   void send(const Alert& alert) override {
     const std::string body = webhook_body(alert);
@@ -66,7 +72,7 @@ class WebhookDestination final : public Destination {
       headers["X-Ctd-Timestamp"] = timestamp;
       headers["X-Ctd-Signature"] = "sha256=" + hmac_sha256_hex(secret_, timestamp + "." + body);
     }
-    const auto response = http::post(url_, headers, body, timeout_);
+    const auto response = http::post(url_, headers, body, timeout_, tls_);
     if (!success(response.status)) {
       throw std::runtime_error(fmt::format("{} answered {}", name_, response.status));
     }
@@ -77,6 +83,7 @@ class WebhookDestination final : public Destination {
   http::HttpUrl url_;
   std::string secret_;
   std::chrono::milliseconds timeout_;
+  tls::ClientTls tls_;
 };
 
 }  // namespace
@@ -134,14 +141,17 @@ std::string hmac_sha256_hex(const std::string& key, const std::string& message) 
 
 std::unique_ptr<Destination> alertmanager_destination(const http::HttpUrl& base,
                                                       std::chrono::milliseconds timeout,
-                                                      std::string generator_url) {
-  return std::make_unique<AlertmanagerDestination>(base, timeout, std::move(generator_url));
+                                                      std::string generator_url,
+                                                      const tls::ClientTls& tls) {
+  return std::make_unique<AlertmanagerDestination>(base, timeout, std::move(generator_url), tls);
 }
 
 std::unique_ptr<Destination> webhook_destination(std::string name, const http::HttpUrl& url,
                                                  std::string secret,
-                                                 std::chrono::milliseconds timeout) {
-  return std::make_unique<WebhookDestination>(std::move(name), url, std::move(secret), timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const tls::ClientTls& tls) {
+  return std::make_unique<WebhookDestination>(std::move(name), url, std::move(secret), timeout,
+                                              tls);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,13 +274,27 @@ std::unique_ptr<AlertDispatcher> make_dispatcher(const config::AlertsOptions& op
     if (!parsed.url) throw std::runtime_error("alerts: " + parsed.error);
     return *parsed.url;
   };
+  // The CAs of an https destination, loaded once now so that an unusable file stops the start.
+  const auto tls_of = [](const std::string& destination, const std::optional<std::string>& ca) {
+    tls::ClientTls tls{ca.value_or(""), "", ""};
+    try {
+      tls::client_context(tls);
+    } catch (const tls::TlsError& e) {
+      throw std::runtime_error(fmt::format("alerts: {}: {}", destination, e.what()));
+    }
+    return tls;
+  };
   if (options.alertmanager_url) {
-    destinations.push_back(
-        alertmanager_destination(url_of(*options.alertmanager_url), options.timeout, ""));
+    const http::HttpUrl url = url_of(*options.alertmanager_url);
+    destinations.push_back(alertmanager_destination(
+        url, options.timeout, "",
+        url.tls ? tls_of("alertmanager", options.alertmanager_ca_file) : tls::ClientTls{}));
   }
   for (const config::WebhookOptions& webhook : options.webhooks) {
-    destinations.push_back(
-        webhook_destination(webhook.name, url_of(webhook.url), webhook.secret, options.timeout));
+    const http::HttpUrl url = url_of(webhook.url);
+    destinations.push_back(webhook_destination(
+        webhook.name, url, webhook.secret, options.timeout,
+        url.tls ? tls_of("webhook " + webhook.name, webhook.ca_file) : tls::ClientTls{}));
   }
   if (destinations.empty()) return nullptr;
   return std::make_unique<AlertDispatcher>(

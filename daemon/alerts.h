@@ -71,14 +71,16 @@ class Destination {
   virtual void send(const Alert& alert) = 0;
 };
 
-// POST {url}/api/v2/alerts; a non-2xx answer is a failure.
+// POST {url}/api/v2/alerts; a non-2xx answer is a failure. `tls` verifies an https receiver.
 std::unique_ptr<Destination> alertmanager_destination(const http::HttpUrl& base,
                                                       std::chrono::milliseconds timeout,
-                                                      std::string generator_url);
+                                                      std::string generator_url,
+                                                      const tls::ClientTls& tls = {});
 // POST url with the webhook body, signed when `secret` is non-empty; non-2xx is a failure.
 std::unique_ptr<Destination> webhook_destination(std::string name, const http::HttpUrl& url,
                                                  std::string secret,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const tls::ClientTls& tls = {});
 
 // Where the daemon reports; a no-op by default (no alerts configured).
 class Notifier {
@@ -118,7 +120,8 @@ class AlertDispatcher final : public Notifier {
 };
 
 // The dispatcher configured by `options` (nullptr when no destination is configured). Throws
-// std::runtime_error for an unusable URL or a missing secret variable.
+// std::runtime_error for an unusable URL or CA file (https destinations verify the receiver,
+// against the system's CAs or their `ca_file`).
 std::unique_ptr<AlertDispatcher> make_dispatcher(const config::AlertsOptions& options,
                                                  metrics::Registry& metrics);
 

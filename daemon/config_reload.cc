@@ -25,6 +25,22 @@ std::map<std::string, std::string> pipelines_of(const YAML::Node& root) {
   return out;
 }
 
+// The http section: TLS certificate files reload, turning TLS on or off and the handshake
+// timeout do not, nor does anything else there.
+void diff_http(const YAML::Node& a, const YAML::Node& b, ConfigDiff& diff) {
+  YAML::Node rest_a = YAML::Clone(a), rest_b = YAML::Clone(b);
+  rest_a.remove("tls");
+  rest_b.remove("tls");
+  if (dump(rest_a) != dump(rest_b)) diff.needs_restart.push_back("http");
+  const YAML::Node tls_a = a["tls"], tls_b = b["tls"];
+  if (tls_a.IsDefined() != tls_b.IsDefined()) return diff.needs_restart.push_back("http.tls");
+  if (!tls_a.IsDefined()) return;
+  if (dump(tls_a["handshake_timeout_s"]) != dump(tls_b["handshake_timeout_s"]))
+    diff.needs_restart.push_back("http.tls.handshake_timeout_s");
+  for (const char* key : {"cert_file", "key_file", "client_ca_file"})
+    if (dump(tls_a[key]) != dump(tls_b[key])) return diff.reloadable.push_back("http.tls");
+}
+
 std::string join(const std::vector<std::string>& keys) {
   std::string out;
   for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
@@ -57,6 +73,8 @@ ConfigDiff diff_config(const config::Options& running, const config::Options& re
         if (dump(a["log"][key]) != dump(b["log"][key]))
           (std::string(key) == "level" ? diff.reloadable : diff.needs_restart)
               .push_back(std::string("log.") + key);
+    } else if (section == "http") {
+      diff_http(a["http"], b["http"], diff);
     } else if (dump(a[section]) != dump(b[section])) {
       diff.needs_restart.push_back(section);
     }
@@ -64,7 +82,28 @@ ConfigDiff diff_config(const config::Options& running, const config::Options& re
   return diff;
 }
 
-ReloadResult reload_config(const std::string& path, config::Options& running) {
+// Loads the certificate files again whenever TLS stays on: they may have changed under the
+// same names.
+void reload_certificate(const config::Options& reread, const TlsReloader& reload_tls,
+                        config::Options& running, ReloadResult& result) {
+  if (!reload_tls || !running.http.tls || !reread.http.tls) return;
+  try {
+    const std::string presented = reload_tls(*reread.http.tls);
+    config::TlsOptions& tls = *running.http.tls;
+    tls.cert_file = reread.http.tls->cert_file;
+    tls.key_file = reread.http.tls->key_file;
+    tls.client_ca_file = reread.http.tls->client_ca_file;
+    result.tls_reloaded = true;
+    spdlog::info("SIGHUP: TLS certificate reloaded from {}: {}", tls.cert_file, presented);
+  } catch (const std::exception& e) {
+    result.tls_error = e.what();
+    spdlog::error("SIGHUP: TLS certificate not reloaded, the previous one still serves: {}",
+                  e.what());
+  }
+}
+
+ReloadResult reload_config(const std::string& path, config::Options& running,
+                           const TlsReloader& reload_tls) {
   ReloadResult result;
   auto loaded = config::load(path, config::process_environment());
   if (auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
@@ -76,7 +115,8 @@ ReloadResult reload_config(const std::string& path, config::Options& running) {
   const config::Options& reread = std::get<config::Options>(loaded);
   result.read = true;
   result.diff = diff_config(running, reread);
-  if (!result.diff.reloadable.empty()) {
+  reload_certificate(reread, reload_tls, running, result);
+  if (running.log.level != reread.log.level) {
     spdlog::set_level(spdlog::level::from_str(reread.log.level));
     spdlog::info("SIGHUP: log.level {} -> {}", running.log.level, reread.log.level);
     running.log.level = reread.log.level;

@@ -1,5 +1,6 @@
 // ctd ctl: the daemon's REST API (/v1, daemon/api.h) for people at a terminal. Human tables by
-// default, the API's JSON with --json; the token from CTD_API_TOKEN or --token-file.
+// default, the API's JSON with --json; the token from CTD_API_TOKEN or --token-file; an https
+// daemon verified against --cacert (CTD_API_CACERT) or the system's CAs.
 //
 // Exit codes: 0 done, 1 the daemon could not be reached or failed (5xx), 2 usage error,
 // 3 refused by the API (4xx: unknown id, bad token, invalid state, conflict), with its message.
@@ -18,7 +19,7 @@ namespace {
 
 constexpr int kExitError = 1, kExitUsage = 2, kExitRefused = 3;
 
-constexpr const char* kCtlUsage = R"(usage: ctd ctl [--url URL] [--token-file F] [--json] COMMAND
+constexpr const char* kCtlUsage = R"(usage: ctd ctl [--url URL] [--token-file F] [--cacert F] [--json] COMMAND
   status                                    pipelines: production version, paused, leader
   pipeline NAME                             one pipeline with its trigger engine's state
   runs [--pipeline P] [--status S] [--limit N]
@@ -34,7 +35,9 @@ constexpr const char* kCtlUsage = R"(usage: ctd ctl [--url URL] [--token-file F]
   pause PIPELINE --reason R                 hold the pipeline's triggers (ingestion goes on)
   resume PIPELINE
 The daemon: --url, else $CTD_API_URL, else http://127.0.0.1:8080. The token: $CTD_API_TOKEN,
-else the first line of --token-file.
+else the first line of --token-file. An https:// daemon's certificate is verified against
+--cacert FILE (else $CTD_API_CACERT, else the system's CAs) and the URL's host; for mutual TLS,
+--cert FILE --key FILE (else $CTD_API_CERT, $CTD_API_KEY).
 )";
 
 class UsageError : public std::runtime_error {
@@ -51,6 +54,7 @@ struct ApiError {
 struct Client {
   http::HttpUrl base;
   std::string token;
+  tls::ClientTls tls;
 
   nlohmann::json call(const std::string& method, const std::string& path,
                       const nlohmann::json& body = nullptr) const {
@@ -60,7 +64,7 @@ struct Client {
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
     if (!body.is_null()) headers["Content-Type"] = "application/json";
     const auto response = http::request(method, url, headers, body.is_null() ? "" : body.dump(),
-                                        std::chrono::seconds(30));
+                                        std::chrono::seconds(30), tls);
     nlohmann::json json = nlohmann::json::parse(response.body, nullptr, false);
     if (response.status >= 400) {
       const std::string message =
@@ -256,6 +260,25 @@ std::string read_token(const Args& args) {
   return first == std::string::npos ? "" : line.substr(first, last - first + 1);
 }
 
+// How an https daemon is verified (and, for mutual TLS, who we are): each flag, else its
+// variable. The flags with an http:// URL are a mistake, not something to ignore.
+tls::ClientTls read_tls(const Args& args, const http::HttpUrl& url) {
+  const auto setting = [&](const char* flag, const char* variable) {
+    if (const auto value = flag_value(args, flag)) {
+      if (!url.tls) throw UsageError(std::string(flag) + " needs an https:// URL");
+      if (value->empty()) throw UsageError(std::string(flag) + " needs a file");
+      return *value;
+    }
+    const char* env = std::getenv(variable);
+    return std::string(env && *env ? env : "");
+  };
+  tls::ClientTls tls{setting("--cacert", "CTD_API_CACERT"), setting("--cert", "CTD_API_CERT"),
+                     setting("--key", "CTD_API_KEY")};
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    throw UsageError("--cert and --key go together");
+  return tls;
+}
+
 }  // namespace
 
 int ctl_command(const Args& args) {
@@ -269,7 +292,7 @@ int ctl_command(const Args& args) {
         flag_value(args, "--url").value_or(env_url && *env_url ? env_url : "http://127.0.0.1:8080");
     const http::ParsedUrl url = http::parse_http_url(url_text);
     if (!url.url) throw UsageError(url.error);
-    const Client client{*url.url, read_token(args)};
+    const Client client{*url.url, read_token(args), read_tls(args, *url.url)};
     dispatch(client, positional(args, 0, "COMMAND"), args, has_flag(args, "--json"));
     return 0;
   } catch (const UsageError& e) {

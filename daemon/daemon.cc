@@ -40,6 +40,7 @@
 #include "daemon/service_notify.h"
 #include "daemon/signals.h"
 #include "daemon/stream_ingestor.h"
+#include "daemon/tls.h"
 
 namespace ctd {
 namespace {
@@ -153,6 +154,34 @@ std::shared_ptr<const api::TokenSet> load_tokens(const config::Options& options)
     spdlog::error("refusing to start: {}", e.what());
     return nullptr;
   }
+}
+
+// http.tls's certificate, key and client CAs into `context` (left null without TLS); false
+// after logging why they cannot be used.
+bool load_server_tls(const config::Options& options,
+                     std::shared_ptr<boost::asio::ssl::context>& context) {
+  if (!options.http.tls) return true;
+  try {
+    context = tls::server_context(*options.http.tls);
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to start: {}", e.what());
+    return false;
+  }
+  const tls::CertificateSummary certificate = tls::summarize_certificate(*context);
+  spdlog::log(certificate.expired ? spdlog::level::warn : spdlog::level::info,
+              "TLS certificate: {}", certificate.to_string());
+  return true;
+}
+
+// SIGHUP's certificate rotation (daemon/config_reload.h); none for a plain HTTP server.
+TlsReloader tls_reloader(http::HttpServer& server) {
+  if (!server.tls()) return {};
+  return [&server](const config::TlsOptions& tls) {
+    auto context = tls::server_context(tls);
+    const std::string presented = tls::summarize_certificate(*context).to_string();
+    server.replace_tls_context(std::move(context));
+    return presented;
+  };
 }
 
 void start_embedded_broker(const config::Options& options,
@@ -443,6 +472,8 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   }
   config::Options running_options = options;  // what a reload compares the file with
   ServiceNotifier notifier;                   // systemd: READY, STOPPING, WATCHDOG
+  std::shared_ptr<boost::asio::ssl::context> tls_context;  // http.tls; null: plain HTTP
+  if (!load_server_tls(options, tls_context)) return 2;
   notifier.status("starting: checking the schema");
   if (!ensure_schema(options, flags)) return 2;
   const std::shared_ptr<const api::TokenSet> tokens = load_tokens(options);
@@ -538,16 +569,18 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     http::Router router =
         make_router(options, prober, registry, ingestors, stop, tokens, api_context);
     router.set_observer(request_metrics(registry));
+    if (options.http.tls) limits.handshake_timeout = options.http.tls->handshake_timeout;
     server = std::make_unique<http::HttpServer>(io, options.http.listen_address, options.http.port,
-                                                std::move(router), limits);
+                                                std::move(router), limits, tls_context);
   } catch (const std::exception& e) {
     spdlog::error("cannot listen on {}:{}: {}", options.http.listen_address, options.http.port,
                   e.what());
     return 1;
   }
   server->start();
-  spdlog::info("HTTP endpoints on http://{}:{} (/healthz, /readyz, /metrics, /v1; {} API token(s))",
-               options.http.listen_address, server->port(), tokens->size());
+  spdlog::info("HTTP endpoints on {}://{}:{} (/healthz, /readyz, /metrics, /v1; {} API token(s))",
+               server->tls() ? "https" : "http", options.http.listen_address, server->port(),
+               tokens->size());
   std::thread http_thread([&io] { io.run(); });
 
   std::atomic<int> failed{0};
@@ -587,10 +620,13 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   });
 
   int signal_number = 0;
+  const TlsReloader reload_tls = tls_reloader(*server);
   while ((signal_number = wait_for_shutdown_signal(signals)) == SIGHUP) {
     spdlog::info("received SIGHUP, re-reading {}", flags.config_path);
-    const ReloadResult reload = reload_config(flags.config_path, running_options);
+    const ReloadResult reload = reload_config(flags.config_path, running_options, reload_tls);
     notifier.status(!reload.read ? "serving; the last SIGHUP found configuration errors"
+                    : !reload.tls_error.empty()
+                        ? "serving; the TLS certificate did not reload: see the log"
                     : reload.diff.needs_restart.empty()
                         ? "serving; configuration reloaded"
                         : "serving; changes need a restart: see the log");

@@ -1,9 +1,11 @@
-// A minimal blocking HTTP/1.1 client (Boost.Beast, plain TCP) for ctd's outgoing calls: alerts
-// to Alertmanager and webhooks, and `ctd ctl` to the daemon's API. One request per connection, an
-// overall deadline per request.
+// A minimal blocking HTTP/1.1 client (Boost.Beast, plain TCP or TLS) for ctd's outgoing calls:
+// alerts to Alertmanager and webhooks, and `ctd ctl` to the daemon's API. One request per
+// connection, an overall deadline per request (TLS handshake included).
 //
-// Only http:// URLs: parse_http_url() says so for any other scheme, so a configuration with an
-// https:// receiver is refused at start-up rather than sending in the clear.
+// https:// URLs always verify the server (daemon/tls.h): its certificate against the system's
+// CA store or the CAs of ClientTls::ca_file, and its name against the URL's host (SNI and
+// OpenSSL's host check, an IP address against the certificate's IP addresses). There is no way
+// to turn that off; a failure names the URL and OpenSSL's reason.
 //
 // Thread-safety: the functions are reentrant; each call opens its own connection.
 #pragma once
@@ -14,15 +16,22 @@
 #include <optional>
 #include <string>
 
+#include "daemon/tls.h"
+
 namespace ctd::http {
 
 struct HttpUrl {
+  bool tls = false;  // https://
   std::string host;
   std::uint16_t port = 80;
   std::string target = "/";  // path and query
+
+  // "https://host:port/target", for messages.
+  std::string to_string() const;
 };
 
-// "http://host[:port][/path]" → its parts; an error message otherwise.
+// "http[s]://host[:port][/path]" → its parts (port 80 or 443 by default); an error message
+// otherwise.
 struct ParsedUrl {
   std::optional<HttpUrl> url;
   std::string error;
@@ -35,15 +44,18 @@ struct ClientResponse {
 };
 
 // Sends `method` (GET, POST, ...) with the headers (Content-Type included by the caller) and
-// body to `url` and returns the response. Throws std::runtime_error naming the URL when the
-// connection, the request or the response fails or the deadline passes.
+// body to `url` and returns the response; `tls` applies to https URLs. Throws
+// std::runtime_error naming the URL when the connection, the TLS handshake (verification
+// included), the request or the response fails or the deadline passes; tls::TlsError when
+// `tls` names files that cannot be used.
 ClientResponse request(const std::string& method, const HttpUrl& url,
                        const std::map<std::string, std::string>& headers, const std::string& body,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout, const tls::ClientTls& tls = {});
 
 inline ClientResponse post(const HttpUrl& url, const std::map<std::string, std::string>& headers,
-                           const std::string& body, std::chrono::milliseconds timeout) {
-  return request("POST", url, headers, body, timeout);
+                           const std::string& body, std::chrono::milliseconds timeout,
+                           const tls::ClientTls& tls = {}) {
+  return request("POST", url, headers, body, timeout, tls);
 }
 
 }  // namespace ctd::http

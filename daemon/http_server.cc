@@ -1,8 +1,9 @@
 // HttpServer on Boost.Beast, in the shape of Beast's "advanced server" example: Impl is the
-// listener (acceptor, connection cap, the list of open sessions for stop()), Session owns one
-// connection on its own strand and reads, dispatches to the Router and writes, one request at
-// a time. Everything a session touches from the server is immutable and shared (the Router) or
-// copied (the limits), so a session may outlive the HttpServer object.
+// listener (acceptor, connection cap, the list of open sessions for stop(), the current TLS
+// context), Session owns one connection on its own strand and (after the TLS handshake) reads,
+// dispatches to the Router and writes, one request at a time. Everything a session touches from
+// the server is immutable and shared (the Router, its TLS context) or copied (the limits), so a
+// session may outlive the HttpServer object.
 #include "daemon/http_server.h"
 
 #include <algorithm>
@@ -15,14 +16,20 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 namespace ctd::http {
@@ -132,37 +139,113 @@ bool is_http_protocol_error(const beast::error_code& error) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One connection. All member functions but close() run on the connection's strand.
+// One connection, over plain TCP or TLS. All member functions but close() run on the
+// connection's strand.
 
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What the listener needs of a session: closing it at stop().
+class Connection {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<const Router> router, const ServerLimits& limits)
-      : stream_(std::move(socket)), router_(std::move(router)), limits_(limits) {}
+  virtual ~Connection() = default;
+  // Thread-safe: closes the connection on its strand; pending operations end with an error.
+  virtual void close() = 0;
+};
+
+// The handshake failed because the client spoke plain HTTP (OpenSSL recognises the request line).
+bool is_plain_http(const beast::error_code& error) {
+  return error.category() == asio::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(error.value())) == SSL_R_HTTP_REQUEST;
+}
+
+template <class Stream>
+class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+ public:
+  // `context` (TLS only) is kept for as long as the connection, whatever the listener does.
+  Session(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> context,
+          std::shared_ptr<const Router> router, const ServerLimits& limits)
+      : context_(std::move(context)),
+        stream_(make_stream(std::move(socket), context_.get())),
+        router_(std::move(router)),
+        limits_(limits) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
+                   beast::bind_front_handler(&Session::start, this->shared_from_this()));
   }
 
-  // Thread-safe: closes the connection on its strand; pending operations end with an error.
-  void close() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  void close() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
+      self->transport().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->transport().close();
     });
   }
 
  private:
   enum class AfterWrite { kKeepAlive, kClose, kLingerClose };
 
+  static Stream make_stream(tcp::socket&& socket, asio::ssl::context* context) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *context);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  // The TCP layer: its deadline bounds every operation, TLS records included.
+  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
+
+  // A TLS client must complete its handshake within handshake_timeout, or it is dropped.
+  void start() {
+    if constexpr (kTls) {
+      transport().expires_after(limits_.handshake_timeout);
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          beast::bind_front_handler(&Session::on_handshake, this->shared_from_this()));
+    } else {
+      do_read();
+    }
+  }
+
+  void on_handshake(beast::error_code error) {
+    if (is_plain_http(error)) return refuse_plain_http();
+    if (error) return;  // timeout, not TLS, or a client certificate that was refused
+    do_read();
+  }
+
+  // Plain HTTP on the TLS port: one plain-text answer saying so, instead of a silent close.
+  void refuse_plain_http() {
+    plain_refusal_ = to_beast_response(
+        HttpResponse::error(400, "tls_required", "this port speaks HTTPS; use an https:// URL"),
+        kDefaultHttpVersion, false);
+    transport().expires_after(std::min(limits_.read_timeout, kLingerTimeout));
+    bhttp::async_write(transport(), plain_refusal_,
+                       [self = this->shared_from_this()](beast::error_code error, std::size_t) {
+                         if (error) return;
+                         beast::error_code ignored;
+                         self->transport().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                         self->do_discard_plain();
+                       });
+  }
+
+  void do_discard_plain() {
+    transport().async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](
+                                                      beast::error_code error, std::size_t) {
+      if (!error) self->do_discard_plain();
+    });
+  }
+
   // Keep-alive: wait up to idle_timeout for the first bytes of the next request.
   void do_wait_for_request() {
     if (buffer_.size() > 0) return do_read();  // pipelined request already buffered
-    stream_.expires_after(limits_.idle_timeout);
+    transport().expires_after(limits_.idle_timeout);
     stream_.async_read_some(
         buffer_.prepare(kIdleReadChunk),
-        beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+        beast::bind_front_handler(&Session::on_first_bytes, this->shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code error, std::size_t bytes) {
@@ -177,9 +260,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
         limits_.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(limits_.max_body_bytes);
-    stream_.expires_after(limits_.read_timeout);
+    transport().expires_after(limits_.read_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+                      beast::bind_front_handler(&Session::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code error, std::size_t /*bytes*/) {
@@ -207,39 +290,51 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(const HttpResponse& response, unsigned version, AfterWrite after) {
     response_ = to_beast_response(response, version, after == AfterWrite::kKeepAlive);
-    stream_.expires_after(limits_.read_timeout);  // a client that never reads cannot pin us
-    bhttp::async_write(stream_, response_,
-                       beast::bind_front_handler(&Session::on_write, shared_from_this(), after));
+    transport().expires_after(limits_.read_timeout);  // a client that never reads cannot pin us
+    bhttp::async_write(
+        stream_, response_,
+        beast::bind_front_handler(&Session::on_write, this->shared_from_this(), after));
   }
 
   void on_write(AfterWrite after, beast::error_code error, std::size_t /*bytes*/) {
     if (error) return;
     if (after == AfterWrite::kKeepAlive) return do_wait_for_request();
     if (after == AfterWrite::kClose) return do_close();
-    do_close();
-    stream_.expires_after(std::min(limits_.read_timeout, kLingerTimeout));
+    // Plain: half-closed at once. TLS: no close_notify, which would stop us reading what the
+    // client still sends; it has the whole response (Content-Length, Connection: close).
+    if constexpr (!kTls) do_close();
+    transport().expires_after(std::min(limits_.read_timeout, kLingerTimeout));
     do_discard();
   }
 
   void do_discard() {
-    stream_.async_read_some(asio::buffer(discard_),
-                            beast::bind_front_handler(&Session::on_discard, shared_from_this()));
+    stream_.async_read_some(
+        asio::buffer(discard_),
+        beast::bind_front_handler(&Session::on_discard, this->shared_from_this()));
   }
 
   void on_discard(beast::error_code error, std::size_t /*bytes*/) {
     if (!error) do_discard();  // until EOF, error or the linger deadline
   }
 
-  // Half-close: the peer reads our FIN after the response; the socket closes with the session.
+  // Plain: half-close, the peer reads our FIN after the response; the socket closes with the
+  // session. TLS: close_notify, then a bounded wait for the peer's.
   void do_close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if constexpr (kTls) {
+      transport().expires_after(std::min(limits_.read_timeout, kLingerTimeout));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      transport().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   }
 
-  beast::tcp_stream stream_;
+  const std::shared_ptr<asio::ssl::context> context_;  // before stream_: outlives it
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  BeastResponse response_;  // kept alive until its write completes
+  BeastResponse response_;       // kept alive until its write completes
+  BeastResponse plain_refusal_;  // likewise, the answer to plain HTTP on the TLS port
   std::array<char, kIdleReadChunk> discard_{};
   const std::shared_ptr<const Router> router_;
   const ServerLimits limits_;
@@ -393,10 +488,12 @@ HttpResponse Router::dispatch(const HttpRequest& request, const Route*& route) c
 // completion on an io thread) and of the session list.
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(asio::io_context& io, Router router, const ServerLimits& limits)
+  Impl(asio::io_context& io, Router router, const ServerLimits& limits,
+       std::shared_ptr<asio::ssl::context> tls)
       : io(io),
         router(std::make_shared<const Router>(std::move(router))),
         limits(limits),
+        tls_context(std::move(tls)),
         acceptor(io),
         retry_timer(io) {}
 
@@ -449,15 +546,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // REQUIRES: mutex held. Over the cap the new socket is closed without a response.
   void admit(tcp::socket socket) {
     std::erase_if(sessions,
-                  [](const std::weak_ptr<Session>& session) { return session.expired(); });
+                  [](const std::weak_ptr<Connection>& session) { return session.expired(); });
     if (sessions.size() >= limits.max_connections) return;
-    auto session = std::make_shared<Session>(std::move(socket), router, limits);
-    sessions.push_back(session);
-    session->run();
+    if (tls_context) {
+      auto session =
+          std::make_shared<Session<TlsStream>>(std::move(socket), tls_context, router, limits);
+      sessions.push_back(session);
+      session->run();
+    } else {
+      auto session = std::make_shared<Session<PlainStream>>(std::move(socket), nullptr, router,
+                                                            limits);
+      sessions.push_back(session);
+      session->run();
+    }
+  }
+
+  void replace_tls_context(std::shared_ptr<asio::ssl::context> context) {
+    if (!context) throw std::invalid_argument("http: no TLS context given");
+    std::lock_guard lock(mutex);
+    if (!tls_context) throw std::logic_error("http: a plain HTTP server cannot switch to TLS");
+    tls_context = std::move(context);
   }
 
   void stop() {
-    std::vector<std::shared_ptr<Session>> open_sessions;
+    std::vector<std::shared_ptr<Connection>> open_sessions;
     {
       std::lock_guard lock(mutex);
       if (stopped) return;
@@ -479,16 +591,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::uint16_t port = 0;
 
   std::mutex mutex;
+  std::shared_ptr<asio::ssl::context> tls_context;  // null: plain HTTP; replaceable, not removable
   tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
-  std::vector<std::weak_ptr<Session>> sessions;  // expired entries pruned at accept
+  std::vector<std::weak_ptr<Connection>> sessions;  // expired entries pruned at accept
   bool accepting = false;
   bool stopped = false;  // final: a stopped server does not start again
 };
 
 HttpServer::HttpServer(boost::asio::io_context& io, const std::string& address, std::uint16_t port,
-                       Router router, ServerLimits limits)
-    : impl_(std::make_shared<Impl>(io, std::move(router), limits)) {
+                       Router router, ServerLimits limits,
+                       std::shared_ptr<boost::asio::ssl::context> tls)
+    : impl_(std::make_shared<Impl>(io, std::move(router), limits, std::move(tls))),
+      tls_(impl_->tls_context != nullptr) {
   impl_->open(address, port);
 }
 
@@ -499,5 +614,9 @@ std::uint16_t HttpServer::port() const { return impl_->port; }
 void HttpServer::start() { impl_->start(); }
 
 void HttpServer::stop() { impl_->stop(); }
+
+void HttpServer::replace_tls_context(std::shared_ptr<boost::asio::ssl::context> context) {
+  impl_->replace_tls_context(std::move(context));
+}
 
 }  // namespace ctd::http

@@ -4,8 +4,9 @@
 // Roles as in Beast's examples: route handlers are plain functions from HttpRequest to
 // HttpResponse that never touch a socket (testable alone); HttpServer owns the acceptor and one
 // session per connection. Limits are explicit: header and body size, read timeout (no
-// slowloris), a cap on concurrent connections. The server runs on a caller-owned io_context;
-// start()/stop() may be called from any thread, handlers run on the io_context's threads.
+// slowloris), a cap on concurrent connections, and over TLS a handshake timeout. The server
+// runs on a caller-owned io_context; start()/stop()/replace_tls_context() may be called from
+// any thread, handlers run on the io_context's threads.
 #pragma once
 
 #include <chrono>
@@ -17,6 +18,10 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ctd::http {
 
@@ -87,24 +92,38 @@ struct ServerLimits {
   std::chrono::seconds read_timeout{30};     // whole request must arrive within this
   std::chrono::seconds idle_timeout{60};     // keep-alive connection with no request
   std::size_t max_connections = 256;         // further connections are closed at accept
+  // TLS only: the handshake must complete within this, so a client that connects and stays
+  // silent (or speaks too slowly) is dropped before any request is read.
+  std::chrono::seconds handshake_timeout{10};
 };
 
 class HttpServer {
  public:
   // Binds and listens immediately (throws std::system_error if it cannot); port 0 picks one.
+  // With `tls` (daemon/tls.h's server_context) every connection must speak TLS: the limits
+  // apply to it as to plain HTTP, after the handshake; a plain HTTP request (GET, HEAD, POST or
+  // PUT: what OpenSSL recognises) gets one plain 400 (code tls_required), anything else that
+  // is not TLS is closed.
   HttpServer(boost::asio::io_context& io, const std::string& address, std::uint16_t port,
-             Router router, ServerLimits limits = {});
+             Router router, ServerLimits limits = {},
+             std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const;  // the bound port
-  void start();                // begin accepting
-  void stop();                 // stop accepting and close open connections
+  bool tls() const { return tls_; }
+  void start();  // begin accepting
+  void stop();   // stop accepting and close open connections
+
+  // Connections accepted from now on use `context`; open ones keep theirs (certificate
+  // rotation). REQUIRES: the server was built with TLS (std::logic_error otherwise).
+  void replace_tls_context(std::shared_ptr<boost::asio::ssl::context> context);
 
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
+  bool tls_ = false;
 };
 
 }  // namespace ctd::http

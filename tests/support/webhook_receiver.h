@@ -1,7 +1,8 @@
 // A real HTTP receiver for alert webhooks in tests: ctd's own Beast server (daemon/http_server.h)
 // on 127.0.0.1 and a free port, on a thread of its own, recording every POST to /hook and
 // answering each with the next status of a script (then 200). wait_for() blocks, bounded,
-// until a number of requests has arrived.
+// until a number of requests has arrived. With a TLS context (daemon/tls.h) it is an HTTPS
+// receiver, reached as https://localhost:PORT/hook.
 //
 // Thread-safety: the recorded requests are guarded; call from one test thread.
 #pragma once
@@ -23,7 +24,9 @@ namespace ctd::testing {
 
 class WebhookReceiver {
  public:
-  explicit WebhookReceiver(std::deque<int> statuses = {}) : statuses_(std::move(statuses)) {
+  explicit WebhookReceiver(std::deque<int> statuses = {},
+                           std::shared_ptr<boost::asio::ssl::context> tls = nullptr)
+      : statuses_(std::move(statuses)) {
     http::Router router;
     router.add("POST", "/hook", [this](const http::HttpRequest& request) {
       std::lock_guard lock(mutex_);
@@ -36,7 +39,8 @@ class WebhookReceiver {
       arrived_.notify_all();
       return http::HttpResponse::json(status, "{}");
     });
-    server_ = std::make_unique<http::HttpServer>(io_, "127.0.0.1", 0, std::move(router));
+    server_ = std::make_unique<http::HttpServer>(io_, "127.0.0.1", 0, std::move(router),
+                                                 http::ServerLimits{}, std::move(tls));
     server_->start();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -50,7 +54,8 @@ class WebhookReceiver {
   WebhookReceiver& operator=(const WebhookReceiver&) = delete;
 
   std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hook";
+    return (server_->tls() ? "https://localhost:" : "http://127.0.0.1:") +
+           std::to_string(server_->port()) + "/hook";
   }
 
   // The requests so far, once at least `count` have arrived or `timeout` passed.

@@ -72,9 +72,31 @@ TEST(ConfigAlerts, EveryKeyAndTheSecretFromTheEnvironment) {
   EXPECT_NE(rendered.find("url: http://am:9093"), std::string::npos) << rendered;
 }
 
+TEST(ConfigAlerts, HttpsDestinationsTakeACaFileResolvedAgainstTheConfigDirectory) {
+  const auto result = parse_with(with_alerts(R"(
+  alertmanager: {url: "https://am:9093", ca_file: /etc/ctd/am-ca.pem}
+  webhooks:
+    - {name: ops, url: "https://hooks.example/ctd", ca_file: certs/hooks-ca.pem}
+    - {name: audit, url: "https://audit.example/in"}
+)"),
+                                 {});
+  ASSERT_TRUE(std::holds_alternative<Options>(result));
+  const auto& a = std::get<Options>(result).alerts;
+  EXPECT_EQ(*a.alertmanager_url, "https://am:9093");
+  EXPECT_EQ(*a.alertmanager_ca_file, "/etc/ctd/am-ca.pem");
+  ASSERT_EQ(a.webhooks.size(), 2u);
+  ASSERT_TRUE(a.webhooks[0].ca_file);
+  EXPECT_TRUE(a.webhooks[0].ca_file->starts_with("/")) << *a.webhooks[0].ca_file;
+  EXPECT_TRUE(a.webhooks[0].ca_file->ends_with("/certs/hooks-ca.pem")) << *a.webhooks[0].ca_file;
+  EXPECT_FALSE(a.webhooks[1].ca_file);  // the system's CAs
+  const Options reread = options_of(ctd::config::render(std::get<Options>(result)));
+  EXPECT_EQ(reread.alerts.alertmanager_ca_file, a.alertmanager_ca_file);
+  EXPECT_EQ(reread.alerts.webhooks[0].ca_file, a.webhooks[0].ca_file);
+}
+
 TEST(ConfigAlerts, Errors) {
   const auto result = parse_with(with_alerts(R"(
-  alertmanager: {url: "https://am:9093"}
+  alertmanager: {url: "http://am:9093", ca_file: ca.pem}
   webhooks:
     - {name: ops, url: "http://a/x", secret_env: CTD_MISSING}
     - {name: ops, url: "ftp://b"}
@@ -90,12 +112,13 @@ TEST(ConfigAlerts, Errors) {
                                  {});
   ASSERT_TRUE(std::holds_alternative<std::vector<ConfigError>>(result));
   const auto& errors = std::get<std::vector<ConfigError>>(result);
-  EXPECT_TRUE(HasError(errors, "alerts.alertmanager.url", 14, "is not an http:// URL"));
+  EXPECT_TRUE(HasError(errors, "alerts.alertmanager.ca_file", 14,
+                       "'ca_file' is only allowed with an https:// url"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[0].secret_env", 16,
                        "environment variable CTD_MISSING (the webhook's signing secret) is not "
                        "set"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[1].name", 17, "duplicate webhook name 'ops'"));
-  EXPECT_TRUE(HasError(errors, "alerts.webhooks[1].url", 17, "'ftp://b' is not an http:// URL"));
+  EXPECT_TRUE(HasError(errors, "alerts.webhooks[1].url", 17, "'ftp://b' is not an http:// or https:// URL"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[2].secret_env", 18,
                        "'WEBHOOK_KEY' must be a CTD_* environment variable"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[3].secrt_env", 19,

@@ -221,7 +221,7 @@ TEST(ConfigErrors, UnknownKeyFarFromAnyListsValidKeys) {
   const auto errors = errors_of(kMinimal + "http:\n  workers: 4\n");
   ASSERT_EQ(errors.size(), 1u) << describe(errors);
   EXPECT_TRUE(HasError(errors, "http.workers", 16,
-                       "unknown key 'workers' (valid keys: listen_address, port, auth)"));
+                       "unknown key 'workers' (valid keys: listen_address, port, auth, tls)"));
   EXPECT_EQ(errors[0].message.find("did you mean"), std::string::npos);
 }
 
@@ -1077,4 +1077,63 @@ TEST(ConfigShutdown, RenderedShutdownAndLogOutputReadBack) {
   EXPECT_EQ(back.shutdown.running_training, RunningTrainingOnShutdown::kFinish);
   EXPECT_EQ(back.log.output, LogOutput::kStdout);
   EXPECT_EQ(ctd::config::render(back), rendered);
+}
+
+TEST(ConfigHttpTls, AbsentMeansPlainHttp) { EXPECT_FALSE(options_of(kMinimal).http.tls); }
+
+TEST(ConfigHttpTls, FilesAreResolvedAndTheTimeoutRead) {
+  const Options options = options_of(
+      kMinimal +
+      "http:\n  tls:\n    cert_file: tls/server.crt\n    key_file: /etc/ctd/server.key\n"
+      "    client_ca_file: tls/clients.pem\n    handshake_timeout_s: 3\n");
+  ASSERT_TRUE(options.http.tls);
+  const auto& tls = *options.http.tls;
+  EXPECT_TRUE(tls.cert_file.starts_with("/")) << tls.cert_file;
+  EXPECT_TRUE(tls.cert_file.ends_with("/tls/server.crt")) << tls.cert_file;
+  EXPECT_EQ(tls.key_file, "/etc/ctd/server.key");
+  ASSERT_TRUE(tls.client_ca_file);
+  EXPECT_TRUE(tls.client_ca_file->ends_with("/tls/clients.pem")) << *tls.client_ca_file;
+  EXPECT_EQ(tls.handshake_timeout, std::chrono::seconds(3));
+
+  const Options defaults =
+      options_of(kMinimal + "http:\n  tls: {cert_file: /c.pem, key_file: /k.pem}\n");
+  EXPECT_FALSE(defaults.http.tls->client_ca_file);
+  EXPECT_EQ(defaults.http.tls->handshake_timeout, std::chrono::seconds(10));
+}
+
+TEST(ConfigHttpTls, RenderedTlsReadsBackToTheSameOptions) {
+  const Options options = options_of(
+      kMinimal + "http:\n  tls: {cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}\n");
+  const std::string rendered = ctd::config::render(options);
+  EXPECT_NE(rendered.find("cert_file: /c.pem"), std::string::npos) << rendered;
+  const Options reread = options_of(rendered);
+  ASSERT_TRUE(reread.http.tls);
+  EXPECT_EQ(reread.http.tls->cert_file, "/c.pem");
+  EXPECT_EQ(reread.http.tls->key_file, "/k.pem");
+  EXPECT_EQ(reread.http.tls->client_ca_file, options.http.tls->client_ca_file);
+  EXPECT_EQ(reread.http.tls->handshake_timeout, std::chrono::seconds(10));
+  EXPECT_FALSE(options_of(ctd::config::render(options_of(kMinimal))).http.tls);
+}
+
+// Lines: 15 http:, 16 tls:, 17 the first key under it.
+TEST(ConfigHttpTls, MissingFilesBadValuesAndUnknownKeysAreErrors) {
+  auto errors = errors_of(kMinimal + "http:\n  tls:\n    cert_file: /c.pem\n");
+  EXPECT_TRUE(HasError(errors, "http.tls.key_file", 17, "missing required key 'key_file'"));
+  EXPECT_EQ(errors.size(), 1u) << describe(errors);
+
+  // `tls:` with nothing under it is not plain HTTP by accident.
+  errors = errors_of(kMinimal + "http:\n  tls:\n");
+  EXPECT_TRUE(HasError(errors, "http.tls.cert_file", 16, "missing required key 'cert_file'"));
+  EXPECT_TRUE(HasError(errors, "http.tls.key_file", 16, "missing required key 'key_file'"));
+
+  errors = errors_of(kMinimal +
+                     "http:\n  tls:\n    cert_file: /c.pem\n    key_file: \"\"\n"
+                     "    handshake_timeout_s: 0\n    client_ca_fil: /ca.pem\n");
+  EXPECT_TRUE(HasError(errors, "http.tls.key_file", 18, "")) << describe(errors);
+  EXPECT_TRUE(HasError(errors, "http.tls.handshake_timeout_s", 19, "between 1 and 300"));
+  EXPECT_TRUE(HasError(errors, "http.tls.client_ca_fil", 20, "did you mean 'client_ca_file'?"));
+  EXPECT_EQ(errors.size(), 3u) << describe(errors);
+
+  errors = errors_of(kMinimal + "http:\n  tls: [cert_file]\n");
+  EXPECT_TRUE(HasError(errors, "http.tls", 16, "expected a map"));
 }
