@@ -3,9 +3,11 @@
 // abandoned by a dead daemon, and `ctd train`.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -426,7 +428,14 @@ TEST_F(TrainingTest, RunsAbandonedByADeadDaemonAreMarkedFailed) {
   EXPECT_EQ(restarted.get(run_id)->status, "running");
 
   alive.reset();  // the supervising daemon dies: its session, and lock, go away
-  const auto recovered = restarted.recover_abandoned();
+  // The server ends the closed session's backend, releasing its lock, a moment after the
+  // client disconnects (seen under load): look again until then, within a bound.
+  std::vector<std::int64_t> recovered;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((recovered = restarted.recover_abandoned()).empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_EQ(recovered, std::vector<std::int64_t>{run_id});
   const auto row = restarted.get(run_id);
   EXPECT_EQ(row->status, "failed");
