@@ -161,7 +161,8 @@ void add_read(http::Router& router, const std::shared_ptr<const TokenSet>& token
       guarded(tokens, Role::kRead,
               with_errors([&context, handler](const http::HttpRequest& request, const Principal&) {
                 return handler(context, request);
-              })));
+              })),
+      http::Execution::kWorker);
 }
 
 void add_write(http::Router& router, const std::shared_ptr<const TokenSet>& tokens,
@@ -171,7 +172,8 @@ void add_write(http::Router& router, const std::shared_ptr<const TokenSet>& toke
                      with_errors([&context, handler](const http::HttpRequest& request,
                                                      const Principal& who) {
                        return handler(context, request, who);
-                     })));
+                     })),
+             http::Execution::kWorker);
 }
 
 void add_api_routes(http::Router& router, std::shared_ptr<const TokenSet> tokens,

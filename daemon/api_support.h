@@ -76,7 +76,9 @@ nlohmann::json optional_json(const std::optional<T>& value) {
 using ReadHandler = http::HttpResponse (*)(ApiContext&, const http::HttpRequest&);
 using WriteHandler = http::HttpResponse (*)(ApiContext&, const http::HttpRequest&,
                                             const Principal&);
-// GET `path` for read tokens; POST `path` for admin tokens; errors mapped by with_errors.
+// GET `path` for read tokens; POST `path` for admin tokens; errors mapped by with_errors. Both
+// run on the HTTP server's worker threads (http::Execution::kWorker): they query PostgreSQL or
+// wait for a pipeline's round, which must not hold up /healthz, /readyz and /metrics.
 void add_read(http::Router& router, const std::shared_ptr<const TokenSet>& tokens,
               ApiContext& context, const std::string& path, ReadHandler handler);
 void add_write(http::Router& router, const std::shared_ptr<const TokenSet>& tokens,

@@ -641,7 +641,9 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   for (std::thread& t : threads) t.join();
   if (finish) finish_trainings(*leader_loop, signals, deadline, options.shutdown, notifier);
   notifier.stop_watchdog();
-  server->stop();  // before the leader loop, which the API's handlers reach
+  // Before the leader loop, which the API's handlers reach: stops accepting, closes the
+  // connections and waits for handlers still running on the server's worker threads.
+  server.reset();
   io.stop();
   http_thread.join();
   leader = nullptr;

@@ -24,9 +24,11 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -165,12 +167,15 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
 
  public:
   // `context` (TLS only) is kept for as long as the connection, whatever the listener does.
+  // `workers` (null: none) runs the handlers of Execution::kWorker routes.
   Session(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> context,
-          std::shared_ptr<const Router> router, const ServerLimits& limits)
+          std::shared_ptr<const Router> router, const ServerLimits& limits,
+          std::shared_ptr<asio::thread_pool> workers)
       : context_(std::move(context)),
         stream_(make_stream(std::move(socket), context_.get())),
         router_(std::move(router)),
-        limits_(limits) {}
+        limits_(limits),
+        workers_(std::move(workers)) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(),
@@ -280,8 +285,20 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     BeastRequest& request = parser_->get();
     const unsigned version = request.version();
     const bool keep_alive = request.keep_alive();
-    const HttpResponse response = router_->handle(to_request(request));
-    write(response, version, keep_alive ? AfterWrite::kKeepAlive : AfterWrite::kClose);
+    const AfterWrite after = keep_alive ? AfterWrite::kKeepAlive : AfterWrite::kClose;
+    HttpRequest routed = to_request(request);
+    if (workers_ && router_->execution(routed) == Execution::kWorker) {
+      // No timer runs meanwhile (no operation is pending); the write sets its own deadline.
+      return asio::post(*workers_, [self = this->shared_from_this(), routed = std::move(routed),
+                                    version, after] {
+        HttpResponse response = self->router_->handle(routed);
+        asio::post(self->stream_.get_executor(),
+                   [self, response = std::move(response), version, after] {
+                     self->write(response, version, after);
+                   });
+      });
+    }
+    write(router_->handle(routed), version, after);
   }
 
   void respond_and_close(const HttpResponse& response) {
@@ -338,6 +355,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   std::array<char, kIdleReadChunk> discard_{};
   const std::shared_ptr<const Router> router_;
   const ServerLimits limits_;
+  const std::shared_ptr<asio::thread_pool> workers_;
 };
 
 std::system_error to_system_error(const beast::error_code& error, const std::string& what) {
@@ -398,11 +416,13 @@ std::string decode_segment(std::string_view text) {
 
 }  // namespace
 
-void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
+void Router::add(const std::string& method, const std::string& pattern, Handler handler,
+                 Execution execution) {
   Route& route = routes_[pattern];
   if (route.segments.empty()) route.segments = split_path(pattern);
   route.pattern = pattern;
-  const bool inserted = route.by_method.try_emplace(method, std::move(handler)).second;
+  const bool inserted =
+      route.by_method.try_emplace(method, Entry{std::move(handler), execution}).second;
   if (!inserted) throw std::invalid_argument("route registered twice: " + method + " " + pattern);
 }
 
@@ -443,6 +463,14 @@ std::vector<Router::RouteInfo> Router::routes() const {
   return out;
 }
 
+Execution Router::execution(const HttpRequest& request) const {
+  std::map<std::string, std::string> params;
+  const Route* route = match(request.path, params);
+  if (route == nullptr) return Execution::kInline;
+  const auto entry = route->by_method.find(request.method);
+  return entry == route->by_method.end() ? Execution::kInline : entry->second.execution;
+}
+
 HttpResponse Router::handle(const HttpRequest& request) const {
   const auto start = std::chrono::steady_clock::now();
   const Route* route = nullptr;
@@ -472,10 +500,10 @@ HttpResponse Router::dispatch(const HttpRequest& request, const Route*& route) c
     return response;
   }
   try {
-    if (params.empty()) return handler->second(request);
+    if (params.empty()) return handler->second.handler(request);
     HttpRequest routed = request;
     routed.params = std::move(params);
-    return handler->second(routed);
+    return handler->second.handler(routed);
   } catch (const std::exception& exception) {
     return HttpResponse::error(500, "internal", exception.what());
   } catch (...) {
@@ -494,6 +522,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         router(std::make_shared<const Router>(std::move(router))),
         limits(limits),
         tls_context(std::move(tls)),
+        workers(limits.worker_threads > 0
+                    ? std::make_shared<asio::thread_pool>(limits.worker_threads)
+                    : nullptr),
         acceptor(io),
         retry_timer(io) {}
 
@@ -549,13 +580,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                   [](const std::weak_ptr<Connection>& session) { return session.expired(); });
     if (sessions.size() >= limits.max_connections) return;
     if (tls_context) {
-      auto session =
-          std::make_shared<Session<TlsStream>>(std::move(socket), tls_context, router, limits);
+      auto session = std::make_shared<Session<TlsStream>>(std::move(socket), tls_context, router,
+                                                          limits, workers);
       sessions.push_back(session);
       session->run();
     } else {
       auto session = std::make_shared<Session<PlainStream>>(std::move(socket), nullptr, router,
-                                                            limits);
+                                                            limits, workers);
       sessions.push_back(session);
       session->run();
     }
@@ -592,6 +623,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   std::mutex mutex;
   std::shared_ptr<asio::ssl::context> tls_context;  // null: plain HTTP; replaceable, not removable
+  const std::shared_ptr<asio::thread_pool> workers;  // null: every handler on the io thread
   tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   std::vector<std::weak_ptr<Connection>> sessions;  // expired entries pruned at accept
@@ -607,7 +639,10 @@ HttpServer::HttpServer(boost::asio::io_context& io, const std::string& address, 
   impl_->open(address, port);
 }
 
-HttpServer::~HttpServer() { impl_->stop(); }
+HttpServer::~HttpServer() {
+  impl_->stop();
+  if (impl_->workers) impl_->workers->join();  // handlers still running finish first
+}
 
 std::uint16_t HttpServer::port() const { return impl_->port; }
 

@@ -6,7 +6,10 @@
 // session per connection. Limits are explicit: header and body size, read timeout (no
 // slowloris), a cap on concurrent connections, and over TLS a handshake timeout. The server
 // runs on a caller-owned io_context; start()/stop()/replace_tls_context() may be called from
-// any thread, handlers run on the io_context's threads.
+// any thread. Handlers run on the io_context's threads, except those registered with
+// Execution::kWorker: they run on the server's own worker threads, so that a handler that waits
+// (a database query, a manual trigger waiting for the leader's round) never holds up
+// /healthz, /readyz or /metrics, which stay on the io thread.
 #pragma once
 
 #include <chrono>
@@ -50,6 +53,11 @@ struct HttpResponse {
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Where a route's handler runs in HttpServer: on the io thread (quick, non-blocking handlers)
+// or on a worker thread (handlers that may block). Router::handle itself always runs the
+// handler in the calling thread.
+enum class Execution { kInline, kWorker };
+
 // Routing by path pattern: segments are literal or a `{name}` parameter that matches one
 // non-empty segment ("/v1/models/{m}/versions/{v}"). When several patterns match, the one with
 // the most literal segments wins. Unknown path: 404; known path, other method: 405 with an
@@ -61,8 +69,12 @@ class Router {
   };
 
   // Registering the same method and pattern twice is a wiring bug: std::invalid_argument.
-  void add(const std::string& method, const std::string& pattern, Handler handler);
+  void add(const std::string& method, const std::string& pattern, Handler handler,
+           Execution execution = Execution::kInline);
   HttpResponse handle(const HttpRequest& request) const;
+  // The Execution of the route `request` would be dispatched to; kInline for an unknown path
+  // or method (their 404 and 405 answers need no worker).
+  Execution execution(const HttpRequest& request) const;
   std::vector<RouteInfo> routes() const;  // sorted by pattern, then method
 
   // Called after every handled request with its method, the matched route's pattern
@@ -73,10 +85,14 @@ class Router {
   void set_observer(Observer observer) { observer_ = std::move(observer); }
 
  private:
+  struct Entry {
+    Handler handler;
+    Execution execution;
+  };
   struct Route {
     std::string pattern;
     std::vector<std::string> segments;
-    std::map<std::string, Handler> by_method;
+    std::map<std::string, Entry> by_method;
   };
   HttpResponse dispatch(const HttpRequest& request, const Route*& route) const;
 
@@ -95,6 +111,10 @@ struct ServerLimits {
   // TLS only: the handshake must complete within this, so a client that connects and stays
   // silent (or speaks too slowly) is dropped before any request is read.
   std::chrono::seconds handshake_timeout{10};
+  // Threads for the handlers registered with Execution::kWorker; 0 runs them on the io thread
+  // like the others. A connection has at most one request in a handler at a time, so the work
+  // queued here is bounded by max_connections.
+  std::size_t worker_threads = 2;
 };
 
 class HttpServer {
@@ -108,6 +128,8 @@ class HttpServer {
              Router router, ServerLimits limits = {},
              std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~HttpServer();
+  // Stops the server, then waits for the handlers still running on worker threads: what they
+  // use must outlive the server.
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 

@@ -135,6 +135,18 @@ TEST(RouterTest, DuplicateRouteIsRejected) {
   EXPECT_THROW(router.add("GET", "/a", ok), std::invalid_argument);
 }
 
+TEST(RouterTest, ExecutionIsTheMatchedRoutesAndInlineOtherwise) {
+  Router router;
+  const Handler ok = [](const HttpRequest&) { return HttpResponse::text(200, "ok"); };
+  router.add("GET", "/quick", ok);
+  router.add("GET", "/v1/things/{id}", ok, Execution::kWorker);
+  EXPECT_EQ(router.execution(make_request("GET", "/quick")), Execution::kInline);
+  EXPECT_EQ(router.execution(make_request("GET", "/v1/things/7")), Execution::kWorker);
+  EXPECT_EQ(router.execution(make_request("POST", "/v1/things/7")), Execution::kInline);  // 405
+  EXPECT_EQ(router.execution(make_request("GET", "/v1/things")), Execution::kInline);     // 404
+  EXPECT_EQ(router.handle(make_request("GET", "/v1/things/7")).body, "ok");  // handle: in place
+}
+
 TEST(HttpResponseTest, ErrorEscapesTheMessageAsJson) {
   const HttpResponse response = HttpResponse::error(400, "bad", "quote \" and\nnewline");
   EXPECT_EQ(response.body, R"({"error":{"code":"bad","message":"quote \" and\nnewline"}})");
@@ -396,6 +408,84 @@ TEST_F(HttpServerTest, StopClosesConnectionsAndRefusesNewOnes) {
   beast::error_code error;
   late.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()), error);
   EXPECT_EQ(error, asio::error::connection_refused);
+}
+
+// A worker route that blocks does not hold up an inline route: /healthz answers while /v1 waits.
+TEST_F(HttpServerTest, ABlockedWorkerHandlerDoesNotHoldUpInlineRoutes) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  Router router = hello_router();
+  router.add(
+      "GET", "/slow",
+      [released, &entered](const HttpRequest&) {
+        entered.set_value();
+        released.wait_for(kWaitBound);
+        return HttpResponse::text(200, "slow");
+      },
+      Execution::kWorker);
+  start_server(std::move(router));
+
+  tcp::socket slow = connect();
+  ClientRequest request(bhttp::verb::get, "/slow", 11);
+  request.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(slow, request);
+  ASSERT_EQ(entered.get_future().wait_for(kWaitBound), std::future_status::ready);
+
+  // The slow handler is still inside (it has not been released): this is served meanwhile.
+  EXPECT_EQ(get("/hello").body(), "hello");
+  release.set_value();
+  beast::flat_buffer buffer;
+  ClientResponse response;
+  bhttp::read(slow, buffer, response);
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(response.body(), "slow");
+  // Keep-alive still works after a response written from a worker.
+  EXPECT_EQ(exchange(slow, ClientRequest(bhttp::verb::get, "/hello", 11)).body(), "hello");
+}
+
+// Which thread runs a handler: worker routes on the server's workers, inline ones on the io
+// thread; with worker_threads = 0 every handler on the io thread.
+struct HandlerThreads {
+  std::shared_ptr<std::thread::id> inline_route = std::make_shared<std::thread::id>();
+  std::shared_ptr<std::thread::id> worker_route = std::make_shared<std::thread::id>();
+
+  Router router() const {
+    Router router;
+    router.add("GET", "/inline", [id = inline_route](const HttpRequest&) {
+      *id = std::this_thread::get_id();
+      return HttpResponse::text(200, "inline");
+    });
+    router.add(
+        "GET", "/worker",
+        [id = worker_route](const HttpRequest&) {
+          *id = std::this_thread::get_id();
+          return HttpResponse::text(200, "worker");
+        },
+        Execution::kWorker);
+    return router;
+  }
+};
+
+TEST_F(HttpServerTest, WorkerRoutesRunOffTheIoThread) {
+  const HandlerThreads threads;
+  start_server(threads.router());  // default limits: 2 worker threads
+
+  EXPECT_EQ(get("/inline").body(), "inline");
+  EXPECT_EQ(get("/worker").body(), "worker");
+  EXPECT_EQ(*threads.inline_route, io_thread_.get_id());
+  EXPECT_NE(*threads.worker_route, io_thread_.get_id());
+  EXPECT_NE(*threads.worker_route, std::thread::id());
+}
+
+TEST_F(HttpServerTest, WithoutWorkerThreadsEveryHandlerRunsOnTheIoThread) {
+  const HandlerThreads threads;
+  ServerLimits limits;
+  limits.worker_threads = 0;
+  start_server(threads.router(), limits);
+
+  EXPECT_EQ(get("/worker").body(), "worker");
+  EXPECT_EQ(*threads.worker_route, io_thread_.get_id());
 }
 
 TEST_F(HttpServerTest, ConstructorThrowsWhenItCannotListen) {
