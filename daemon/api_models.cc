@@ -22,16 +22,23 @@ int version_param(const http::HttpRequest& request) {
   return static_cast<int>(int_param(request, "v", 1, kMaxVersion));
 }
 
-nlohmann::json model_summary(registry::Registry& r, const std::string& model) {
-  const auto production = r.production(model);
-  const auto staging = r.staging(model);
-  const auto versions = r.versions(model);
-  return {
-      {"model", model},
-      {"production", production ? nlohmann::json(production->version) : nullptr},
-      {"staging", staging ? nlohmann::json(staging->version) : nullptr},
-      {"latest_version", versions.empty() ? nlohmann::json() : nlohmann::json(versions[0].version)},
-      {"version_count", versions.size()}};
+// A model's summary, from one row of kModelSummaries: one query for a whole page of models,
+// however many versions each has.
+const std::string kModelSummaries =
+    "SELECT m.model_id, m.name, max(v.version) FILTER (WHERE v.status = 'production'), "
+    "max(v.version) FILTER (WHERE v.status = 'staging'), max(v.version), count(v.version) "
+    "FROM models m LEFT JOIN model_versions v USING (model_id) ";
+const std::string kModelSummariesEnd = " GROUP BY m.model_id, m.name ORDER BY m.name";
+
+nlohmann::json model_summary(const pg::PgResult& r, int row) {
+  const auto version_or_null = [&r, row](int column) {
+    return r.is_null(row, column) ? nlohmann::json() : nlohmann::json(r.integer(row, column));
+  };
+  return {{"model", std::string(r.text(row, 1))},
+          {"production", version_or_null(2)},
+          {"staging", version_or_null(3)},
+          {"latest_version", version_or_null(4)},
+          {"version_count", r.integer(row, 5)}};
 }
 
 nlohmann::json alias_move(const registry::AliasMove& h) {
@@ -55,20 +62,21 @@ http::HttpResponse list_models(ApiContext& c, const http::HttpRequest& request) 
     if (r.rows() == 0) bad_request("unknown cursor");
     after = std::string(r.text(0, 0));
   }
-  const pg::PgResult r = c.database.exec(
-      "SELECT model_id, name FROM models WHERE $1::text IS NULL OR name > $1 ORDER BY name "
-      "LIMIT $2",
-      {after, std::to_string(paging.limit + 1)});
+  const pg::PgResult r =
+      c.database.exec(kModelSummaries + "WHERE $1::text IS NULL OR m.name > $1" +
+                          kModelSummariesEnd + " LIMIT $2",
+                      {after, std::to_string(paging.limit + 1)});
   std::vector<std::pair<std::int64_t, nlohmann::json>> rows;
-  for (int i = 0; i < r.rows(); ++i)
-    rows.emplace_back(r.integer(i, 0), model_summary(c.registry, std::string(r.text(i, 1))));
+  for (int i = 0; i < r.rows(); ++i) rows.emplace_back(r.integer(i, 0), model_summary(r, i));
   return ok(page(std::move(rows), paging));
 }
 
 http::HttpResponse get_model(ApiContext& c, const http::HttpRequest& request) {
   const std::string& model = request.params.at("m");
-  require_model(c.registry, model);
-  return ok(model_summary(c.registry, model));
+  const pg::PgResult r =
+      c.database.exec(kModelSummaries + "WHERE m.name = $1" + kModelSummariesEnd, {model});
+  if (r.rows() == 0) not_found("unknown model '" + model + "'");
+  return ok(model_summary(r, 0));
 }
 
 http::HttpResponse list_versions(ApiContext& c, const http::HttpRequest& request) {
