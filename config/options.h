@@ -231,10 +231,10 @@ struct AlertsOptions {
   std::optional<std::string> alertmanager_url;  // "alertmanager.url": POST {url}/api/v2/alerts
   // "alertmanager.ca_file" (https only): as WebhookOptions::ca_file.
   std::optional<std::string> alertmanager_ca_file;
-  std::vector<WebhookOptions> webhooks;         // "webhooks"
-  std::map<std::string, std::string> labels;    // "labels": added to every alert
-  std::size_t queue_size = 1000;                // "queue_size": per destination, 1..1000000
-  std::chrono::milliseconds timeout{5000};      // "timeout_ms": per delivery, 100..60000
+  std::vector<WebhookOptions> webhooks;          // "webhooks"
+  std::map<std::string, std::string> labels;     // "labels": added to every alert
+  std::size_t queue_size = 1000;                 // "queue_size": per destination, 1..1000000
+  std::chrono::milliseconds timeout{5000};       // "timeout_ms": per delivery, 100..60000
   std::chrono::milliseconds retry_initial{500};  // "retry_initial_ms": 10..600000
   std::chrono::milliseconds retry_max{30'000};   // "retry_max_ms": 10..3600000, >= initial
   int max_attempts = 8;                          // "max_attempts": 1..100

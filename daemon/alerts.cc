@@ -36,8 +36,7 @@ class AlertmanagerDestination final : public Destination {
   const std::string& name() const override { return name_; }
   void send(const Alert& alert) override {
     const auto response = http::post(url_, {{"Content-Type", "application/json"}},
-                                     alertmanager_body({alert}, generator_url_), timeout_,
-                                     tls_);
+                                     alertmanager_body({alert}, generator_url_), timeout_, tls_);
     if (!success(response.status)) {
       throw std::runtime_error(fmt::format("alertmanager answered {}: {}", response.status,
                                            response.body.substr(0, 200)));

@@ -62,10 +62,9 @@ http::HttpResponse list_models(ApiContext& c, const http::HttpRequest& request) 
     if (r.rows() == 0) bad_request("unknown cursor");
     after = std::string(r.text(0, 0));
   }
-  const pg::PgResult r =
-      c.database.exec(kModelSummaries + "WHERE $1::text IS NULL OR m.name > $1" +
-                          kModelSummariesEnd + " LIMIT $2",
-                      {after, std::to_string(paging.limit + 1)});
+  const pg::PgResult r = c.database.exec(
+      kModelSummaries + "WHERE $1::text IS NULL OR m.name > $1" + kModelSummariesEnd + " LIMIT $2",
+      {after, std::to_string(paging.limit + 1)});
   std::vector<std::pair<std::int64_t, nlohmann::json>> rows;
   for (int i = 0; i < r.rows(); ++i) rows.emplace_back(r.integer(i, 0), model_summary(r, i));
   return ok(page(std::move(rows), paging));

@@ -19,7 +19,8 @@ namespace {
 
 constexpr int kExitError = 1, kExitUsage = 2, kExitRefused = 3;
 
-constexpr const char* kCtlUsage = R"(usage: ctd ctl [--url URL] [--token-file F] [--cacert F] [--json] COMMAND
+constexpr const char* kCtlUsage =
+    R"(usage: ctd ctl [--url URL] [--token-file F] [--cacert F] [--json] COMMAND
   status                                    pipelines: production version, paused, leader
   pipeline NAME                             one pipeline with its trigger engine's state
   runs [--pipeline P] [--status S] [--limit N]

@@ -470,8 +470,8 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   }
-  config::Options running_options = options;  // what a reload compares the file with
-  ServiceNotifier notifier;                   // systemd: READY, STOPPING, WATCHDOG
+  config::Options running_options = options;               // what a reload compares the file with
+  ServiceNotifier notifier;                                // systemd: READY, STOPPING, WATCHDOG
   std::shared_ptr<boost::asio::ssl::context> tls_context;  // http.tls; null: plain HTTP
   if (!load_server_tls(options, tls_context)) return 2;
   notifier.status("starting: checking the schema");
@@ -624,12 +624,11 @@ int run_daemon(const config::Options& options, const RunFlags& flags) {
   while ((signal_number = wait_for_shutdown_signal(signals)) == SIGHUP) {
     spdlog::info("received SIGHUP, re-reading {}", flags.config_path);
     const ReloadResult reload = reload_config(flags.config_path, running_options, reload_tls);
-    notifier.status(!reload.read ? "serving; the last SIGHUP found configuration errors"
-                    : !reload.tls_error.empty()
-                        ? "serving; the TLS certificate did not reload: see the log"
-                    : reload.diff.needs_restart.empty()
-                        ? "serving; configuration reloaded"
-                        : "serving; changes need a restart: see the log");
+    notifier.status(
+        !reload.read                ? "serving; the last SIGHUP found configuration errors"
+        : !reload.tls_error.empty() ? "serving; the TLS certificate did not reload: see the log"
+        : reload.diff.needs_restart.empty() ? "serving; configuration reloaded"
+                                            : "serving; changes need a restart: see the log");
   }
   const auto deadline = std::chrono::steady_clock::now() + options.shutdown.drain_timeout;
   const bool finish =

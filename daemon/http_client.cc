@@ -154,8 +154,8 @@ ClientResponse request(const std::string& method, const HttpUrl& url,
     failure = Exchange<TlsStream>(stream, message, parser, where).run(io, endpoints, timeout);
   } else {
     beast::tcp_stream stream(io);
-    failure = Exchange<beast::tcp_stream>(stream, message, parser, where).run(io, endpoints,
-                                                                              timeout);
+    failure =
+        Exchange<beast::tcp_stream>(stream, message, parser, where).run(io, endpoints, timeout);
     if (failure.empty()) stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   }
   if (!failure.empty()) throw std::runtime_error(failure);

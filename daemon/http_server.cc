@@ -239,7 +239,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
 
   void do_discard_plain() {
     transport().async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](
-                                                      beast::error_code error, std::size_t) {
+                                                            beast::error_code error, std::size_t) {
       if (!error) self->do_discard_plain();
     });
   }
@@ -289,14 +289,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     HttpRequest routed = to_request(request);
     if (workers_ && router_->execution(routed) == Execution::kWorker) {
       // No timer runs meanwhile (no operation is pending); the write sets its own deadline.
-      return asio::post(*workers_, [self = this->shared_from_this(), routed = std::move(routed),
-                                    version, after] {
-        HttpResponse response = self->router_->handle(routed);
-        asio::post(self->stream_.get_executor(),
-                   [self, response = std::move(response), version, after] {
-                     self->write(response, version, after);
-                   });
-      });
+      return asio::post(
+          *workers_, [self = this->shared_from_this(), routed = std::move(routed), version, after] {
+            HttpResponse response = self->router_->handle(routed);
+            asio::post(self->stream_.get_executor(),
+                       [self, response = std::move(response), version, after] {
+                         self->write(response, version, after);
+                       });
+          });
     }
     write(router_->handle(routed), version, after);
   }
@@ -622,7 +622,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::uint16_t port = 0;
 
   std::mutex mutex;
-  std::shared_ptr<asio::ssl::context> tls_context;  // null: plain HTTP; replaceable, not removable
+  std::shared_ptr<asio::ssl::context> tls_context;   // null: plain HTTP; replaceable, not removable
   const std::shared_ptr<asio::thread_pool> workers;  // null: every handler on the io thread
   tcp::acceptor acceptor;
   asio::steady_timer retry_timer;

@@ -89,9 +89,10 @@ void use_certificate_and_key(ssl::context& context, const std::string& cert_what
   const std::string key = read_pem(key_what, key_file);
   if (key.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
       key.find("Proc-Type: 4,ENCRYPTED") != std::string::npos) {
-    throw TlsError(fmt::format("{} {}: the private key is encrypted; ctd needs it unencrypted "
-                               "(protect the file with its mode instead)",
-                               key_what, key_file));
+    throw TlsError(
+        fmt::format("{} {}: the private key is encrypted; ctd needs it unencrypted "
+                    "(protect the file with its mode instead)",
+                    key_what, key_file));
   }
   // Parsed first, so that a key of another certificate (which installing it also refuses) is
   // told apart from a file that holds no key.
@@ -99,12 +100,11 @@ void use_certificate_and_key(ssl::context& context, const std::string& cert_what
   std::unique_ptr<EVP_PKEY, KeyFree> parsed(
       bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
   if (!parsed) {
-    throw TlsError(fmt::format("{} {}: not a PEM private key ({})", key_what, key_file,
-                               openssl_error()));
+    throw TlsError(
+        fmt::format("{} {}: not a PEM private key ({})", key_what, key_file, openssl_error()));
   }
   SSL_CTX* native = context.native_handle();
-  if (SSL_CTX_use_PrivateKey(native, parsed.get()) != 1 ||
-      SSL_CTX_check_private_key(native) != 1) {
+  if (SSL_CTX_use_PrivateKey(native, parsed.get()) != 1 || SSL_CTX_check_private_key(native) != 1) {
     ERR_clear_error();
     throw TlsError(fmt::format("{} {} does not match the certificate in {} {}", key_what, key_file,
                                cert_what, cert_file));
@@ -121,12 +121,12 @@ void trust_cas(ssl::context& context, const std::string& what, const std::string
   SSL_CTX* native = context.native_handle();
   X509_STORE* store = SSL_CTX_get_cert_store(native);
   int count = 0;
-  while (std::unique_ptr<X509, X509Free> cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr,
-                                                                nullptr)}) {
+  while (std::unique_ptr<X509, X509Free> cert{
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
     if (X509_STORE_add_cert(store, cert.get()) != 1 ||
         (as_client_cas && SSL_CTX_add_client_CA(native, cert.get()) != 1)) {
-      throw TlsError(fmt::format("{} {}: certificate {}: {}", what, path, count + 1,
-                                 openssl_error()));
+      throw TlsError(
+          fmt::format("{} {}: certificate {}: {}", what, path, count + 1, openssl_error()));
     }
     ++count;
   }

@@ -59,7 +59,7 @@ std::string verification_failure(const ssl_st* ssl);
 
 // The certificate a context presents, for the log.
 struct CertificateSummary {
-  std::string subject;    // RFC 2253, "CN=ctd.example.com"
+  std::string subject;  // RFC 2253, "CN=ctd.example.com"
   std::string issuer;
   std::string not_after;  // "2027-01-31 12:00:00 UTC"
   bool expired = false;

@@ -111,8 +111,7 @@ pipelines:
 
   http::HttpUrl url(const testing::DaemonProcess& daemon, const std::string& target,
                     const std::string& host = "localhost") {
-    return *http::parse_http_url(
-                fmt::format("https://{}:{}{}", host, daemon.http_port(), target))
+    return *http::parse_http_url(fmt::format("https://{}:{}{}", host, daemon.http_port(), target))
                 .url;
   }
 
@@ -216,8 +215,8 @@ TEST_F(ApiTlsTest, CtdCtlWithItsCacertAndASignedAlertToAnHttpsWebhook) {
   ASSERT_TRUE(wait_ready(*daemon, 60s)) << daemon->log();
   const std::string https_url = fmt::format("https://localhost:{}", daemon->http_port());
 
-  auto r = ctl({"--url", https_url, "--cacert", ca_.cert, "status"},
-               {{"CTD_API_TOKEN", kReadToken}});
+  auto r =
+      ctl({"--url", https_url, "--cacert", ca_.cert, "status"}, {{"CTD_API_TOKEN", kReadToken}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("fraud"), std::string::npos) << r.output;
   r = ctl({"--url", https_url, "models", "--json"},
@@ -271,12 +270,15 @@ TEST_F(ApiTlsTest, SighupRotatesTheCertificateAndKeepsTheOldOneWhenTheNewFilesAr
   ASSERT_TRUE(wait_ready(*daemon, 60s)) << daemon->log();
   const KeyPair next_ca = pki_.ca("next-ca");
   const KeyPair next = pki_.server("next", next_ca, "DNS:localhost");
-  std::filesystem::copy_file(next.cert, cert_file_, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(next.key, key_file_, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(next.cert, cert_file_,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(next.key, key_file_,
+                             std::filesystem::copy_options::overwrite_existing);
   daemon->signal(SIGHUP);
-  ASSERT_TRUE(log_shows(*daemon, "SIGHUP: TLS certificate reloaded from " + cert_file_ +
-                                     ": CN=next, issued by CN=next-ca",
-                        10s))
+  ASSERT_TRUE(log_shows(
+      *daemon,
+      "SIGHUP: TLS certificate reloaded from " + cert_file_ + ": CN=next, issued by CN=next-ca",
+      10s))
       << daemon->log();
   EXPECT_EQ(get(*daemon, "/healthz", {next_ca.cert, "", ""}).status, 200);
   const std::string failure = failure_of([&] { get(*daemon, "/healthz", trusting_ca()); });
@@ -288,7 +290,8 @@ TEST_F(ApiTlsTest, SighupRotatesTheCertificateAndKeepsTheOldOneWhenTheNewFilesAr
   daemon->signal(SIGHUP);
   ASSERT_TRUE(log_shows(*daemon,
                         "SIGHUP: TLS certificate not reloaded, the previous one still serves: "
-                        "http.tls.key_file " + key_file_ + " does not match",
+                        "http.tls.key_file " +
+                            key_file_ + " does not match",
                         10s))
       << daemon->log();
   EXPECT_EQ(get(*daemon, "/healthz", {next_ca.cert, "", ""}).status, 200);
@@ -315,7 +318,7 @@ scrape_configs:
     scheme: https
     static_configs: [{{targets: ["{}"]}}]
 )",
-                                                                      ca_.cert, target, target)}});
+                                                                       ca_.cert, target, target)}});
   ASSERT_TRUE(prometheus.wait_ready(60s)) << prometheus.log();
   std::map<std::string, json> by_job;
   const auto field = [&](const std::string& job, const char* key) {
@@ -358,10 +361,10 @@ TEST_F(ApiTlsTest, BadCertificateFilesStopCtdRunNamingTheFile) {
   std::filesystem::copy_file(pki_.server("other", ca_, "DNS:localhost").cert, cert_file_);
   auto mismatched = start();
   EXPECT_EQ(mismatched->wait_exit(60s), 2) << mismatched->log();
-  EXPECT_NE(mismatched->log().find("http.tls.key_file " + key_file_ +
-                                   " does not match the certificate in http.tls.cert_file " +
-                                   cert_file_),
-            std::string::npos)
+  EXPECT_NE(
+      mismatched->log().find("http.tls.key_file " + key_file_ +
+                             " does not match the certificate in http.tls.cert_file " + cert_file_),
+      std::string::npos)
       << mismatched->log();
 }
 

@@ -27,7 +27,8 @@ class TestPki {
   KeyPair ca(const std::string& name) {
     const KeyPair pair = paths(name);
     run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-        " -subj '/CN=" + name + "' -keyout " + pair.key + " -out " + pair.cert +
+        " -subj '/CN=" +
+        name + "' -keyout " + pair.key + " -out " + pair.cert +
         " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign");
     return pair;
   }

@@ -118,7 +118,8 @@ TEST(ConfigAlerts, Errors) {
                        "environment variable CTD_MISSING (the webhook's signing secret) is not "
                        "set"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[1].name", 17, "duplicate webhook name 'ops'"));
-  EXPECT_TRUE(HasError(errors, "alerts.webhooks[1].url", 17, "'ftp://b' is not an http:// or https:// URL"));
+  EXPECT_TRUE(HasError(errors, "alerts.webhooks[1].url", 17,
+                       "'ftp://b' is not an http:// or https:// URL"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[2].secret_env", 18,
                        "'WEBHOOK_KEY' must be a CTD_* environment variable"));
   EXPECT_TRUE(HasError(errors, "alerts.webhooks[3].secrt_env", 19,

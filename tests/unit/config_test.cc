@@ -1082,10 +1082,10 @@ TEST(ConfigShutdown, RenderedShutdownAndLogOutputReadBack) {
 TEST(ConfigHttpTls, AbsentMeansPlainHttp) { EXPECT_FALSE(options_of(kMinimal).http.tls); }
 
 TEST(ConfigHttpTls, FilesAreResolvedAndTheTimeoutRead) {
-  const Options options = options_of(
-      kMinimal +
-      "http:\n  tls:\n    cert_file: tls/server.crt\n    key_file: /etc/ctd/server.key\n"
-      "    client_ca_file: tls/clients.pem\n    handshake_timeout_s: 3\n");
+  const Options options =
+      options_of(kMinimal +
+                 "http:\n  tls:\n    cert_file: tls/server.crt\n    key_file: /etc/ctd/server.key\n"
+                 "    client_ca_file: tls/clients.pem\n    handshake_timeout_s: 3\n");
   ASSERT_TRUE(options.http.tls);
   const auto& tls = *options.http.tls;
   EXPECT_TRUE(tls.cert_file.starts_with("/")) << tls.cert_file;

@@ -416,11 +416,13 @@ TEST(ConfigTriggersRender, EveryKeyReadsBackToTheSameOptions) {
                           "            ks_sample: 5000\n"),
             std::string::npos)
       << rendered;
-  EXPECT_NE(rendered.find("            drift_threshold: 3.5\n          refit_after_samples: 5000\n"),
-            std::string::npos)
+  EXPECT_NE(
+      rendered.find("            drift_threshold: 3.5\n          refit_after_samples: 5000\n"),
+      std::string::npos)
       << rendered;
-  EXPECT_NE(rendered.find("            sample_size: 100000\n          refit_after_samples: 20000\n"),
-            std::string::npos)
+  EXPECT_NE(
+      rendered.find("            sample_size: 100000\n          refit_after_samples: 20000\n"),
+      std::string::npos)
       << rendered;
   EXPECT_NE(rendered.find("          criterion: quantile\n          history: 30\n"
                           "          min_history: 8\n          quantile: 0.9\n"),

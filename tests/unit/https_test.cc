@@ -71,7 +71,8 @@ class HttpServerTlsTest : public ::testing::Test {
 
   void start(const config::TlsOptions& tls, ServerLimits limits = {}) {
     Router router;
-    router.add("GET", "/hello", [](const HttpRequest&) { return HttpResponse::text(200, "hello"); });
+    router.add("GET", "/hello",
+               [](const HttpRequest&) { return HttpResponse::text(200, "hello"); });
     router.add("POST", "/echo",
                [](const HttpRequest& request) { return HttpResponse::text(200, request.body); });
     server_ = std::make_unique<HttpServer>(io_, "127.0.0.1", 0, std::move(router), limits,
@@ -221,8 +222,8 @@ TEST_F(HttpServerTlsTest, TheReadTimeoutAndSizeLimitsHoldAfterTheHandshake) {
   limits.max_body_bytes = 1024;
   limits.max_header_bytes = 512;
   start(tls_options(server_pair_), limits);
-  ClientResponse response = request("POST", url("localhost", "/echo"), {},
-                                    std::string(4096, 'x'), 5000ms, trusting(ca_));
+  ClientResponse response =
+      request("POST", url("localhost", "/echo"), {}, std::string(4096, 'x'), 5000ms, trusting(ca_));
   EXPECT_EQ(response.status, 413);
   response = request("GET", url("localhost"), {{"X-Padding", std::string(2048, 'p')}}, "", 5000ms,
                      trusting(ca_));
@@ -273,8 +274,9 @@ TEST_F(HttpServerTlsTest, MutualTlsNeedsAClientCertificateFromTheClientCa) {
   EXPECT_EQ(get("localhost", {ca_.cert, client.cert, client.key}).body, "hello");
   EXPECT_FALSE(failure_of([&] { get("localhost", trusting(ca_)); }).empty());
   const KeyPair stranger = pki_.client("stranger", pki_.ca("stranger-ca"));
-  EXPECT_FALSE(failure_of([&] { get("localhost", {ca_.cert, stranger.cert, stranger.key}); })
-                   .empty());
+  EXPECT_FALSE(failure_of([&] {
+                 get("localhost", {ca_.cert, stranger.cert, stranger.key});
+               }).empty());
 }
 
 TEST(HttpServerTlsPlainTest, APlainServerCannotBeSwitchedToTls) {
@@ -284,8 +286,8 @@ TEST(HttpServerTlsPlainTest, APlainServerCannotBeSwitchedToTls) {
   asio::io_context io;
   HttpServer server(io, "127.0.0.1", 0, Router());
   EXPECT_FALSE(server.tls());
-  EXPECT_THROW(server.replace_tls_context(tls::server_context(tls_options(
-                   pki.server("s", ca, "DNS:localhost")))),
+  EXPECT_THROW(server.replace_tls_context(
+                   tls::server_context(tls_options(pki.server("s", ca, "DNS:localhost")))),
                std::logic_error);
 }
 
@@ -310,9 +312,9 @@ class TlsContextTest : public ::testing::Test {
 TEST_F(TlsContextTest, MissingOrUnusableFilesAreNamed) {
   config::TlsOptions options = tls_options(pair_);
   options.cert_file = dir_.path() + "/missing.crt";
-  EXPECT_EQ(server_failure(options),
-            "http.tls.cert_file " + dir_.path() + "/missing.crt: cannot read: No such file or "
-            "directory");
+  EXPECT_EQ(server_failure(options), "http.tls.cert_file " + dir_.path() +
+                                         "/missing.crt: cannot read: No such file or "
+                                         "directory");
   options = tls_options(pair_);
   options.key_file = dir_.path();
   EXPECT_EQ(server_failure(options), "http.tls.key_file " + dir_.path() + ": is a directory");
@@ -347,7 +349,9 @@ TEST_F(TlsContextTest, ClientCaFilesMustHoldCertificates) {
   EXPECT_EQ(server_failure(options),
             "http.tls.client_ca_file " + pair_.key + ": no PEM certificate in it");
   const std::string missing = dir_.path() + "/nope.pem";
-  EXPECT_EQ(failure_of([&] { tls::client_context({missing, "", ""}); }),
+  EXPECT_EQ(failure_of([&] {
+              tls::client_context({missing, "", ""});
+            }),
             "CA file " + missing + ": cannot read: No such file or directory");
   EXPECT_NE(failure_of([&] { tls::client_context({ca_.cert, pair_.cert, ""}); }), "");
 }
@@ -359,8 +363,7 @@ TEST_F(TlsContextTest, TheCertificateSummaryNamesSubjectIssuerAndExpiry) {
   EXPECT_EQ(summary.issuer, "CN=ca");
   EXPECT_FALSE(summary.expired);
   EXPECT_NE(summary.not_after.find(" UTC"), std::string::npos) << summary.not_after;
-  EXPECT_NE(summary.to_string().find("CN=server, issued by CN=ca, valid until"),
-            std::string::npos);
+  EXPECT_NE(summary.to_string().find("CN=server, issued by CN=ca, valid until"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,8 +390,8 @@ TEST(AlertDispatcherTlsTest, AnHttpsWebhookGetsTheSignedAlertOnlyWhenItsCertific
   ASSERT_EQ(receiver.url().rfind("https://localhost:", 0), 0u) << receiver.url();
   const auto send = [&](const tls::ClientTls& tls, metrics::Registry& metrics) {
     std::vector<std::unique_ptr<alerts::Destination>> destinations;
-    destinations.push_back(alerts::webhook_destination(
-        "ops", *parse_http_url(receiver.url()).url, "s3cret", 2000ms, tls));
+    destinations.push_back(alerts::webhook_destination("ops", *parse_http_url(receiver.url()).url,
+                                                       "s3cret", 2000ms, tls));
     alerts::AlertDispatcher dispatcher(std::move(destinations), {}, 10, {20ms, 50ms, 2}, metrics);
     dispatcher.notify(alerts::event("CtdModelPromoted", "info", {{"pipeline", "churn"}}, "v2", "",
                                     alerts::Clock::now(), 1h));
