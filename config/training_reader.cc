@@ -40,9 +40,10 @@ constexpr Range kLastDaysRange{1, 36'500};
 constexpr Range kSpecIntRange{INT_MIN, INT_MAX};
 constexpr Range kSpecSeedRange{0, INT64_MAX};
 
-constexpr std::string_view kTrainingKeys[] = {
-    "trainer", "run_root", "timeout_s", "kill_grace_s", "memory_limit_mb", "max_concurrent_runs",
-    "retry_abandoned"};
+constexpr std::string_view kTrainingKeys[] = {"trainer",         "run_root",
+                                              "timeout_s",       "kill_grace_s",
+                                              "memory_limit_mb", "max_concurrent_runs",
+                                              "retry_abandoned"};
 constexpr std::string_view kDatasetKeys[] = {"last_samples", "last_days"};
 
 // parse_run_spec requires a model path with `init: production`; that model is supplied per
@@ -319,8 +320,7 @@ TrainingOptions read_training_options(const MapReader& root,
   assign(out.memory_limit_mb, read_memory_limit(errors, map.find("memory_limit_mb")));
   assign(out.max_concurrent_runs,
          read_int(errors, map.find("max_concurrent_runs"), kMaxConcurrentRunsRange));
-  assign(out.retry_abandoned,
-         read_int(errors, map.find("retry_abandoned"), kRetryAbandonedRange));
+  assign(out.retry_abandoned, read_int(errors, map.find("retry_abandoned"), kRetryAbandonedRange));
   return out;
 }
 

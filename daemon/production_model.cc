@@ -8,7 +8,10 @@ namespace ctd::scoring {
 
 ProductionModel::ProductionModel(registry::Registry& registry, std::string model,
                                  triggers::FeatureLayout layout, ScorerOptions options)
-    : registry_(registry), model_(std::move(model)), layout_(std::move(layout)), options_(options) {}
+    : registry_(registry),
+      model_(std::move(model)),
+      layout_(std::move(layout)),
+      options_(options) {}
 
 RefreshResult ProductionModel::refresh() {
   const auto production = registry_.production(model_);
@@ -28,18 +31,18 @@ RefreshResult ProductionModel::refresh() {
   result.error.clear();
   if (production) {
     try {
-      loaded = std::make_shared<const LoadedModel>(
-          production->version, production->artifact_sha256,
-          registry_.verified_artifact(*production), layout_, options_, production->manifest);
+      loaded = std::make_shared<const LoadedModel>(production->version, production->artifact_sha256,
+                                                   registry_.verified_artifact(*production),
+                                                   layout_, options_, production->manifest);
     } catch (const std::exception& e) {
       result.error = "cannot load version " + std::to_string(production->version) + " of " +
                      model_ + " for scoring: " + e.what();
     }
   }
-  result.change = loaded                ? RefreshResult::Change::kLoaded
-                  : production          ? RefreshResult::Change::kFailed
-                  : previous            ? RefreshResult::Change::kUnloaded
-                                        : RefreshResult::Change::kUnchanged;
+  result.change = loaded       ? RefreshResult::Change::kLoaded
+                  : production ? RefreshResult::Change::kFailed
+                  : previous   ? RefreshResult::Change::kUnloaded
+                               : RefreshResult::Change::kUnchanged;
   {
     std::lock_guard lock(mutex_);
     loaded_ = loaded;

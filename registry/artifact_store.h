@@ -31,8 +31,7 @@ namespace ctd::registry {
 class ArtifactError : public std::runtime_error {
  public:
   enum class Kind { kMissing, kCorrupt, kIo };
-  ArtifactError(Kind kind, const std::string& message)
-      : std::runtime_error(message), kind_(kind) {}
+  ArtifactError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
  private:

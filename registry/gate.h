@@ -48,9 +48,9 @@ struct EvalReport {
 };
 
 struct GateCheck {
-  std::string name;    // "metric", "rows", "min_value", "min_improvement", "slice region=eu", ...
+  std::string name;  // "metric", "rows", "min_value", "min_improvement", "slice region=eu", ...
   bool passed = false;
-  std::string detail;  // human-readable, with the numbers: "roc_auc 0.812 < min_value 0.85"
+  std::string detail;     // human-readable, with the numbers: "roc_auc 0.812 < min_value 0.85"
   nlohmann::json values;  // the numbers compared, e.g. {"candidate": 0.812, "bound": 0.85}
 };
 
@@ -78,7 +78,7 @@ struct GuardDecision {
   nlohmann::json values;
 };
 GuardDecision judge_guardrail(const config::PromotionOptions& options,
-                              const config::GuardrailOptions& guardrail,
-                              const EvalReport& promoted, const EvalReport& previous);
+                              const config::GuardrailOptions& guardrail, const EvalReport& promoted,
+                              const EvalReport& previous);
 
 }  // namespace ctd::registry

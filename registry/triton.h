@@ -20,11 +20,11 @@
 namespace ctd::registry {
 
 struct TritonModel {
-  std::string name;  // the model's directory name (the pipeline name)
+  std::string name;          // the model's directory name (the pipeline name)
   std::int64_t version = 0;  // >= 1
-  std::string task;           // "binary" | "multiclass" | "regression"
-  int num_classes = 2;        // multiclass only
-  int input_width = 0;        // numeric + categorical features, >= 1
+  std::string task;          // "binary" | "multiclass" | "regression"
+  int num_classes = 2;       // multiclass only
+  int input_width = 0;       // numeric + categorical features, >= 1
   int max_batch_size = 256;
 };
 

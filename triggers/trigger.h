@@ -58,11 +58,11 @@ struct FeatureLayout {
 // A read-only, row-major view of the features of `rows` records.
 struct FeatureBatchView {
   std::size_t rows = 0;
-  std::size_t numeric_width = 0;                   // == layout.numeric.size()
-  std::size_t categorical_width = 0;               // == layout.categorical.size()
-  std::span<const double> numeric;                 // rows * numeric_width; NaN = missing
-  std::span<const std::string> categorical;        // rows * categorical_width
-  std::span<const std::uint8_t> categorical_set;   // 1 where categorical[i] is present
+  std::size_t numeric_width = 0;                  // == layout.numeric.size()
+  std::size_t categorical_width = 0;              // == layout.categorical.size()
+  std::span<const double> numeric;                // rows * numeric_width; NaN = missing
+  std::span<const std::string> categorical;       // rows * categorical_width
+  std::span<const std::uint8_t> categorical_set;  // 1 where categorical[i] is present
 
   double numeric_at(std::size_t row, std::size_t feature) const {
     return numeric[row * numeric_width + feature];
@@ -98,7 +98,7 @@ struct MetricPoint {
   std::int64_t version = -1;  // -1 when the point names no version
   std::string_view name;      // e.g. "accuracy", "ctr"
   double value = 0;
-  std::int64_t count = -1;    // observations behind the value; -1 when absent
+  std::int64_t count = -1;  // observations behind the value; -1 when absent
   TimePoint event_time{};
 };
 
@@ -106,8 +106,8 @@ struct MetricPoint {
 // model is promoted (and on start-up, when one already exists).
 struct ModelContext {
   std::int64_t version = 0;
-  std::int64_t training_rows = 0;                 // size of its training set
-  std::map<std::string, double> baseline_metrics; // validation metrics recorded at promotion
+  std::int64_t training_rows = 0;                  // size of its training set
+  std::map<std::string, double> baseline_metrics;  // validation metrics recorded at promotion
   // The model's training snapshot features: the drift reference. Only valid during the call
   // to on_model_promoted; a trigger that needs it later keeps its own summary. Null when
   // not available.
