@@ -298,13 +298,17 @@ void PipelineManager::step() {
     promoted(*production.version, std::nullopt);
   }
   alert_production_moves();
-  if (!serve_control()) {  // paused: the triggers wait (manual requests were served)
+  const bool paused = serve_control();
+  if (!paused) {  // paused: the triggers wait (manual requests were served)
     feed_samples();
     if (pipeline_.topics.inferences) feed_inferences();
     if (pipeline_.topics.metrics) feed_metrics();
     handle(engine_->tick());
   }
-  drift_export_.update(engine_->describe());
+  // The round's state, once: for the API and for the drift metrics.
+  nlohmann::json state = engine_->describe();
+  drift_export_.update(state);
+  if (control_) control_->publish(true, paused, std::move(state));
 }
 
 void PipelineManager::feed_inferences() {

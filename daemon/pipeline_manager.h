@@ -41,7 +41,8 @@
 // daemon/trigger_metrics.h); reset() retires those series, so only the leader exports them.
 //
 // The API reaches the loop through a PipelineControl (daemon/pipeline_control.h): each round
-// answers its queued manual requests and publishes the engine's describe(); a pipeline paused
+// answers its queued manual requests and, after the triggers, publishes the engine's
+// describe() (the same one the drift metrics are exported from); a pipeline paused
 // in pipeline_controls (migration 0007) skips its triggers for the round
 // (pipeline_manager_control.cc).
 //
@@ -142,8 +143,8 @@ class PipelineManager {
   };
 
   void start();
-  // In pipeline_manager_control.cc: answers the control's manual requests, publishes the
-  // engine's state and returns whether the pipeline is paused (pipeline_controls).
+  // In pipeline_manager_control.cc: answers the control's manual requests and returns whether
+  // the pipeline is paused (pipeline_controls). step() publishes the round's state after it.
   bool serve_control();
   void answer(PipelineControl::Pending& pending);
   // Holds again the events of the pipeline's newest run when it was abandoned (see above).

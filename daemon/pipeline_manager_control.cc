@@ -22,7 +22,6 @@ bool PipelineManager::serve_control() {
   const bool paused = r.rows() == 1 && r.text(0, 0) == "t";
   if (!control_) return paused;
   for (PipelineControl::Pending& pending : control_->take_requests()) answer(pending);
-  control_->publish(true, paused, engine_->describe());
   return paused;
 }
 
