@@ -25,11 +25,11 @@ bool success(int status) { return status >= 200 && status < 300; }
 class AlertmanagerDestination final : public Destination {
  public:
   AlertmanagerDestination(http::HttpUrl url, std::chrono::milliseconds timeout,
-                          std::string generator_url, tls::ClientTls tls)
+                          std::string generator_url, const tls::ClientTls& tls)
       : url_(std::move(url)),
         timeout_(timeout),
         generator_url_(std::move(generator_url)),
-        tls_(std::move(tls)) {
+        tls_(url_.tls ? tls::client_context(tls) : nullptr) {
     if (!url_.target.ends_with('/')) url_.target += '/';
     url_.target += "api/v2/alerts";
   }
@@ -48,18 +48,18 @@ class AlertmanagerDestination final : public Destination {
   http::HttpUrl url_;
   std::chrono::milliseconds timeout_;
   std::string generator_url_;
-  tls::ClientTls tls_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // https: loaded once; null: http
 };
 
 class WebhookDestination final : public Destination {
  public:
   WebhookDestination(std::string name, http::HttpUrl url, std::string secret,
-                     std::chrono::milliseconds timeout, tls::ClientTls tls)
+                     std::chrono::milliseconds timeout, const tls::ClientTls& tls)
       : name_("webhook:" + name),
         url_(std::move(url)),
         secret_(std::move(secret)),
         timeout_(timeout),
-        tls_(std::move(tls)) {}
+        tls_(url_.tls ? tls::client_context(tls) : nullptr) {}
   const std::string& name() const override { return name_; }
   void send(const Alert& alert) override {
     const std::string body = webhook_body(alert);
@@ -82,7 +82,7 @@ class WebhookDestination final : public Destination {
   http::HttpUrl url_;
   std::string secret_;
   std::chrono::milliseconds timeout_;
-  tls::ClientTls tls_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // https: loaded once; null: http
 };
 
 }  // namespace
@@ -273,27 +273,29 @@ std::unique_ptr<AlertDispatcher> make_dispatcher(const config::AlertsOptions& op
     if (!parsed.url) throw std::runtime_error("alerts: " + parsed.error);
     return *parsed.url;
   };
-  // The CAs of an https destination, loaded once now so that an unusable file stops the start.
-  const auto tls_of = [](const std::string& destination, const std::optional<std::string>& ca) {
-    tls::ClientTls tls{ca.value_or(""), "", ""};
+  // An https destination loads its CAs once, now, so that an unusable file stops the start.
+  const auto add = [&destinations](const std::string& destination, const auto& make) {
     try {
-      tls::client_context(tls);
+      destinations.push_back(make());
     } catch (const tls::TlsError& e) {
       throw std::runtime_error(fmt::format("alerts: {}: {}", destination, e.what()));
     }
-    return tls;
+  };
+  const auto cas = [](const std::optional<std::string>& ca) {
+    return tls::ClientTls{ca.value_or(""), "", ""};
   };
   if (options.alertmanager_url) {
     const http::HttpUrl url = url_of(*options.alertmanager_url);
-    destinations.push_back(alertmanager_destination(
-        url, options.timeout, "",
-        url.tls ? tls_of("alertmanager", options.alertmanager_ca_file) : tls::ClientTls{}));
+    add("alertmanager", [&] {
+      return alertmanager_destination(url, options.timeout, "", cas(options.alertmanager_ca_file));
+    });
   }
   for (const config::WebhookOptions& webhook : options.webhooks) {
     const http::HttpUrl url = url_of(webhook.url);
-    destinations.push_back(webhook_destination(
-        webhook.name, url, webhook.secret, options.timeout,
-        url.tls ? tls_of("webhook " + webhook.name, webhook.ca_file) : tls::ClientTls{}));
+    add("webhook " + webhook.name, [&] {
+      return webhook_destination(webhook.name, url, webhook.secret, options.timeout,
+                                 cas(webhook.ca_file));
+    });
   }
   if (destinations.empty()) return nullptr;
   return std::make_unique<AlertDispatcher>(

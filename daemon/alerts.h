@@ -71,7 +71,8 @@ class Destination {
   virtual void send(const Alert& alert) = 0;
 };
 
-// POST {url}/api/v2/alerts; a non-2xx answer is a failure. `tls` verifies an https receiver.
+// POST {url}/api/v2/alerts; a non-2xx answer is a failure. `tls` verifies an https receiver:
+// its context is made here, once (throws tls::TlsError when its files cannot be used).
 std::unique_ptr<Destination> alertmanager_destination(const http::HttpUrl& base,
                                                       std::chrono::milliseconds timeout,
                                                       std::string generator_url,

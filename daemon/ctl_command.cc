@@ -6,6 +6,7 @@
 // 3 refused by the API (4xx: unknown id, bad token, invalid state, conflict), with its message.
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include <fmt/format.h>
@@ -55,7 +56,7 @@ struct ApiError {
 struct Client {
   http::HttpUrl base;
   std::string token;
-  tls::ClientTls tls;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // https: made once (--follow polls); else null
 
   nlohmann::json call(const std::string& method, const std::string& path,
                       const nlohmann::json& body = nullptr) const {
@@ -293,7 +294,9 @@ int ctl_command(const Args& args) {
         flag_value(args, "--url").value_or(env_url && *env_url ? env_url : "http://127.0.0.1:8080");
     const http::ParsedUrl url = http::parse_http_url(url_text);
     if (!url.url) throw UsageError(url.error);
-    const Client client{*url.url, read_token(args), read_tls(args, *url.url)};
+    const tls::ClientTls tls = read_tls(args, *url.url);  // usage errors first
+    const Client client{*url.url, read_token(args),
+                        url.url->tls ? tls::client_context(tls) : nullptr};
     dispatch(client, positional(args, 0, "COMMAND"), args, has_flag(args, "--json"));
     return 0;
   } catch (const UsageError& e) {

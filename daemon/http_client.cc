@@ -128,6 +128,13 @@ ParsedUrl parse_http_url(const std::string& text) {
 ClientResponse request(const std::string& method, const HttpUrl& url,
                        const std::map<std::string, std::string>& headers, const std::string& body,
                        std::chrono::milliseconds timeout, const tls::ClientTls& tls) {
+  return request(method, url, headers, body, timeout, url.tls ? tls::client_context(tls) : nullptr);
+}
+
+ClientResponse request(const std::string& method, const HttpUrl& url,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout,
+                       const std::shared_ptr<asio::ssl::context>& tls_context) {
   const std::string where = url.to_string();
   const bhttp::verb verb = bhttp::string_to_verb(method);
   if (verb == bhttp::verb::unknown) throw std::invalid_argument("unknown method " + method);
@@ -148,7 +155,8 @@ ClientResponse request(const std::string& method, const HttpUrl& url,
   parser.body_limit(kMaxResponseBody);
   std::string failure;
   if (url.tls) {
-    const auto context = tls::client_context(tls);
+    const std::shared_ptr<asio::ssl::context> context =
+        tls_context ? tls_context : tls::client_context({});
     TlsStream stream(io, *context);
     tls::expect_host(stream.native_handle(), url.host);
     failure = Exchange<TlsStream>(stream, message, parser, where).run(io, endpoints, timeout);

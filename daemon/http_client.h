@@ -13,10 +13,15 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "daemon/tls.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ctd::http {
 
@@ -44,18 +49,26 @@ struct ClientResponse {
 };
 
 // Sends `method` (GET, POST, ...) with the headers (Content-Type included by the caller) and
-// body to `url` and returns the response; `tls` applies to https URLs. Throws
+// body to `url` and returns the response; an https URL is verified with `tls_context`
+// (tls::client_context; null: one trusting the system's CAs, made for this call). Throws
 // std::runtime_error naming the URL when the connection, the TLS handshake (verification
-// included), the request or the response fails or the deadline passes; tls::TlsError when
-// `tls` names files that cannot be used.
+// included), the request or the response fails or the deadline passes.
+ClientResponse request(const std::string& method, const HttpUrl& url,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout,
+                       const std::shared_ptr<boost::asio::ssl::context>& tls_context);
+
+// The same with the context made from `tls` for this call (it loads the CA files each time:
+// a caller that sends often keeps a context instead). Also throws tls::TlsError when `tls`
+// names files that cannot be used.
 ClientResponse request(const std::string& method, const HttpUrl& url,
                        const std::map<std::string, std::string>& headers, const std::string& body,
                        std::chrono::milliseconds timeout, const tls::ClientTls& tls = {});
 
 inline ClientResponse post(const HttpUrl& url, const std::map<std::string, std::string>& headers,
                            const std::string& body, std::chrono::milliseconds timeout,
-                           const tls::ClientTls& tls = {}) {
-  return request("POST", url, headers, body, timeout, tls);
+                           const std::shared_ptr<boost::asio::ssl::context>& tls_context) {
+  return request("POST", url, headers, body, timeout, tls_context);
 }
 
 }  // namespace ctd::http
