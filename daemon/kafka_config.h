@@ -25,4 +25,10 @@ rd_kafka_conf_s* make_client_config(const config::KafkaOptions& options,
                                     const std::map<std::string, std::string>& defaults,
                                     const std::map<std::string, std::string>& fixed);
 
+// An ingestion consumer in consumer group `group`: ctd's consumer defaults (listed in
+// config/README.md under kafka.properties), then the user's properties, then group.id and
+// auto commit and offset store off (offsets live in PostgreSQL).
+rd_kafka_conf_s* make_ingest_consumer_config(const config::KafkaOptions& options,
+                                             const std::string& group);
+
 }  // namespace ctd::kafka

@@ -177,18 +177,7 @@ StreamIngestor::Impl::Impl(StreamIngestor& o, const config::Options& opts,
 
 void StreamIngestor::Impl::create_consumer() {
   const std::string group = options.kafka.group_id + "." + owner.topic_;
-  // fetch.max.bytes: librdkafka's 52 MB default makes each fetch response (which the queued
-  // messages point into) a fresh mmap of up to 52 MB that the kernel zero-fills; 8 MB cut
-  // ctd's CPU for 1M samples from 3.8 s to 3.0 s and its peak RSS by 30 MB
-  // (docs/benchmarks.md). It is a soft limit: a larger message is still fetched.
-  rd_kafka_conf_t* conf = kafka::make_client_config(options.kafka,
-                                                    {{"auto.offset.reset", "earliest"},
-                                                     {"queued.max.messages.kbytes", "32768"},
-                                                     {"fetch.max.bytes", "8388608"},
-                                                     {"fetch.wait.max.ms", "10"}},
-                                                    {{"group.id", group},
-                                                     {"enable.auto.commit", "false"},
-                                                     {"enable.auto.offset.store", "false"}});
+  rd_kafka_conf_t* conf = kafka::make_ingest_consumer_config(options.kafka, group);
   rd_kafka_conf_set_rebalance_cb(conf, &Impl::rebalance_callback);
   rd_kafka_conf_set_opaque(conf, this);
   char error[512];
