@@ -68,7 +68,7 @@ rd_kafka_conf_s* make_ingest_consumer_config(const config::KafkaOptions& options
                                              const std::string& group) {
   // fetch.max.bytes: librdkafka's 52 MB default makes each fetch response (which the queued
   // messages point into) a fresh mmap of up to 52 MB that the kernel zero-fills; 8 MB cut
-  // ctd's CPU for 1M samples from 3.8 s to 2.7-3.0 s and its peak RSS by 30 MB
+  // ctd's CPU for 1M samples from 3.8 s to 2.7-3.2 s and its peak RSS by 30 MB
   // (docs/benchmarks.md "Ingest"). It is a soft limit: a larger message is still fetched.
   return make_client_config(options,
                             {{"auto.offset.reset", "earliest"},
